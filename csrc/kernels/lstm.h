@@ -1,0 +1,135 @@
+// LSTM layer kernels: one direction of one layer over a whole (possibly packed) sequence.
+//
+// Forward, gate order i, f, g, o as in torch.nn.LSTM (H hidden units, R = P with a projection of
+// size P, else R = H):
+//
+//   G_x = X · W_ihᵀ                               all steps in one GEMM            [N, 4H]
+//   for each step t:  G = G_x[t] + h_{t-1} · W_hhᵀ + b_ih + b_hh                     [B_t, 4H]
+//     i = σ(G_i)   f = σ(G_f)   g = tanh(G_g)   o = σ(G_o)
+//     c_t = f ⊙ c_{t-1} + i ⊙ g
+//     r_t = o ⊙ tanh(c_t)
+//     h_t = r_t                 (no projection)
+//     h_t = r_t · W_hrᵀ         (projection, h_t has P units)
+//
+// Backward, back through time, with dh_t = ∂L/∂y_t + (∂L/∂h_t through step t+1) and dc carried:
+//
+//   dr = dh_t (no projection)   or   dr = dh_t · W_hr
+//   dc = dc + dr ⊙ o ⊙ (1 − tanh²(c_t))
+//   dG_i = dc ⊙ g ⊙ i(1 − i)     dG_f = dc ⊙ c_{t-1} ⊙ f(1 − f)
+//   dG_g = dc ⊙ i ⊙ (1 − g²)     dG_o = dr ⊙ tanh(c_t) ⊙ o(1 − o)
+//   dc_{t-1} = dc ⊙ f            dh_{t-1} = dG · W_hh
+//
+// and after the loop, with every step's dG stacked into [N, 4H]:
+//   dX = dG · W_ih    dW_ih = dGᵀ · X    dW_hh = dGᵀ · H_prev    db_ih = db_hh = Σ_rows dG
+//   dW_hr = dHᵀ · R   (projection: dH, R stack dh_t and r_t over all rows)
+//
+// The pointwise parts are one fused pass per step, vectorised with ATen's Vectorized<T>; each file
+// of kernels is compiled once per CPU capability (see CMakeLists.txt) and dispatch.cpp picks one.
+#pragma once
+
+#include "kernels/sequence.h"
+
+#include <cstdint>
+
+namespace torch_ext::kernels {
+
+struct LstmSizes {
+  int64_t input_size = 0;   // I
+  int64_t hidden_size = 0;  // H
+  int64_t proj_size = 0;    // P, 0 when the layer has no projection
+
+  int64_t state_size() const { return proj_size > 0 ? proj_size : hidden_size; }  // R
+  int64_t gate_size() const { return 4 * hidden_size; }
+};
+
+template <typename scalar_t>
+struct LstmWeights {
+  const scalar_t* w_ih = nullptr;  // [4H, I]
+  const scalar_t* w_hh = nullptr;  // [4H, R]
+  const scalar_t* bias = nullptr;  // [4H], b_ih + b_hh (zeros when the layer has no bias)
+  const scalar_t* w_hr = nullptr;  // [P, H], only with a projection
+};
+
+template <typename scalar_t>
+struct LstmForwardArgs {
+  SequenceLayout sequence;
+  LstmSizes sizes;
+  LstmWeights<scalar_t> weights;
+  bool reverse = false;
+
+  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  int64_t input_stride = 0;
+  scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart (a bidirectional layer
+  int64_t output_stride = 0;   // interleaves both directions' outputs)
+  scalar_t* h_state = nullptr;  // [B, R]: holds h_0 on entry, h_n on return
+  scalar_t* c_state = nullptr;  // [B, H]: holds c_0 on entry, c_n on return
+
+  // [N, 4H]. Scratch for the gate pre-activations; in training it returns the activated gates
+  // i, f, g, o of every row, which backward reads.
+  scalar_t* gates = nullptr;
+  scalar_t* cells = nullptr;        // [N, H], training only (else nullptr): c_t of every row
+  scalar_t* projection_in = nullptr;  // [B, H] scratch for r_t, only with a projection
+};
+
+template <typename scalar_t>
+struct LstmBackwardArgs {
+  SequenceLayout sequence;
+  LstmSizes sizes;
+  LstmWeights<scalar_t> weights;
+  bool reverse = false;
+
+  // Saved by the forward pass.
+  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  int64_t input_stride = 0;
+  const scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart
+  int64_t output_stride = 0;
+  const scalar_t* h0 = nullptr;     // [B, R]
+  const scalar_t* c0 = nullptr;     // [B, H]
+  const scalar_t* gates = nullptr;  // [N, 4H], activated
+  const scalar_t* cells = nullptr;  // [N, H]
+
+  // Incoming gradients; grad_output may be nullptr (no gradient reaches the outputs).
+  const scalar_t* grad_output = nullptr;  // [N, R], rows `grad_output_stride` apart
+  int64_t grad_output_stride = 0;
+  scalar_t* grad_h_state = nullptr;  // [B, R]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
+  scalar_t* grad_c_state = nullptr;  // [B, H]: holds ∂L/∂c_n on entry, ∂L/∂c_0 on return
+
+  // Results. grad_input may be nullptr (not needed); otherwise it is written, or added to when
+  // accumulate_grad_input is set (the second direction of a bidirectional layer).
+  scalar_t* grad_input = nullptr;  // [N, I], rows `grad_input_stride` apart
+  int64_t grad_input_stride = 0;
+  bool accumulate_grad_input = false;
+  scalar_t* grad_w_ih = nullptr;   // [4H, I]
+  scalar_t* grad_w_hh = nullptr;   // [4H, R]
+  scalar_t* grad_bias = nullptr;   // [4H], nullptr when the layer has no bias
+  scalar_t* grad_w_hr = nullptr;   // [P, H], only with a projection
+
+  // Workspaces.
+  scalar_t* grad_gates = nullptr;    // [N, 4H]
+  scalar_t* previous_h = nullptr;    // [N, R], used when the sequence is packed
+  scalar_t* grad_h_rows = nullptr;   // [N, P], only with a projection: dh_t of every row
+  scalar_t* projection_in = nullptr;  // [N, H], only with a projection: r_t of every row
+  scalar_t* grad_projection_in = nullptr;  // [B, H], only with a projection
+};
+
+// The entry points: run the variant compiled for this CPU (dispatch.cpp).
+template <typename scalar_t>
+void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args);
+
+template <typename scalar_t>
+void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args);
+
+// The per-capability implementations, called by the dispatching entry points above.
+#define TORCH_EXT_DECLARE_LSTM_KERNELS(capability)                               \
+  namespace capability {                                                         \
+  template <typename scalar_t>                                                   \
+  void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args);                \
+  template <typename scalar_t>                                                   \
+  void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args);              \
+  }
+TORCH_EXT_DECLARE_LSTM_KERNELS(DEFAULT)
+TORCH_EXT_DECLARE_LSTM_KERNELS(AVX2)
+TORCH_EXT_DECLARE_LSTM_KERNELS(AVX512)
+#undef TORCH_EXT_DECLARE_LSTM_KERNELS
+
+}  // namespace torch_ext::kernels

@@ -1,0 +1,43 @@
+// The schemas of every torch_ext operator, in one place. Kernels are registered beside each op's
+// code (ops/<cell>.cpp: CPU, Meta, CompositeImplicitAutograd; ops/<cell>_autograd.cpp: Autograd).
+//
+// The public ops keep ATen's signatures, so torch.ops.torch_ext.lstm can stand where torch.lstm
+// stands. Underneath, one op per layer runs a whole sequence in one or both directions as ONE
+// autograd node; its forward and backward halves are ops of their own (leading underscore), so
+// that torch.compile and torch.export see the backward through the autograd kernel.
+#include <torch/library.h>
+
+TORCH_LIBRARY(torch_ext, m) {
+  const std::vector<at::Tag> tags{at::Tag::pt2_compliant_tag};
+
+  // --- LSTM ---------------------------------------------------------------------------------------
+  m.def(
+      "lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, "
+      "float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)",
+      tags);
+  m.def(
+      "lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, "
+      "int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)",
+      tags);
+  m.def(
+      "lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, "
+      "Tensor? b_hh=None) -> (Tensor, Tensor)",
+      tags);
+  // One layer, both directions when bidirectional. input: [T, B, I], or packed [N, I] with
+  // batch_sizes; hx: [D, B, R]; cx: [D, B, H]; params: that layer's slice of the flat list.
+  m.def(
+      "lstm_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, Tensor[] params, "
+      "bool has_biases, bool bidirectional) -> (Tensor output, Tensor hy, Tensor cy)",
+      tags);
+  m.def(
+      "_lstm_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, "
+      "Tensor[] params, bool has_biases, bool bidirectional) -> (Tensor output, Tensor hy, "
+      "Tensor cy, Tensor gates, Tensor cells)",
+      tags);
+  m.def(
+      "_lstm_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, Tensor input, "
+      "Tensor? batch_sizes, Tensor hx, Tensor cx, Tensor[] params, bool has_biases, "
+      "bool bidirectional, Tensor output, Tensor gates, Tensor cells, bool need_grad_input) -> "
+      "(Tensor grad_input, Tensor grad_hx, Tensor grad_cx, Tensor[] grad_params)",
+      tags);
+}

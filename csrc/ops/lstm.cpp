@@ -1,0 +1,553 @@
+// LSTM operators: argument checks, the CPU and Meta kernels of the layer ops, and the public ops
+// (lstm.input, lstm.data, lstm_cell) composed from the layer op. The math is in kernels/lstm.cpp;
+// autograd in ops/lstm_autograd.cpp.
+#include "ops/lstm.h"
+
+#include "kernels/lstm.h"
+#include "ops/checks.h"
+#include "ops/sequence_rows.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/add.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/dropout.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+namespace torch_ext::ops {
+namespace {
+
+constexpr int64_t kLstmGates = 4;
+
+// The rows of a layer call: padded from the input's shape, or the checked batch_sizes.
+SequenceRows sequence_rows(const char* op, const at::Tensor& input,
+                           const std::optional<at::Tensor>& batch_sizes, int64_t batch) {
+  if (batch_sizes.has_value() && batch_sizes->defined()) {
+    std::vector<int64_t> sizes = checked_batch_sizes(op, *batch_sizes, input.size(0));
+    TORCH_CHECK(sizes.front() == batch, op, ": batch_sizes[0] = ", sizes.front(),
+                " but the hidden state holds ", batch, " sequences");
+    return SequenceRows::packed(std::move(sizes));
+  }
+  return SequenceRows::padded(input.size(0), input.size(1));
+}
+
+// Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias.
+struct LstmDirectionTensors {
+  at::Tensor w_ih, w_hh, bias, w_hr;
+
+  LstmDirectionTensors(const RnnDirectionParams& p, int64_t gate_size) {
+    w_ih = p.w_ih.contiguous();
+    w_hh = p.w_hh.contiguous();
+    bias = p.b_ih.defined() ? at::add(p.b_ih, p.b_hh).contiguous()
+                            : at::zeros({gate_size}, p.w_ih.options());
+    if (p.w_hr.defined()) {
+      w_hr = p.w_hr.contiguous();
+    }
+  }
+
+  template <typename scalar_t>
+  kernels::LstmWeights<scalar_t> weights() const {
+    kernels::LstmWeights<scalar_t> result;
+    result.w_ih = w_ih.const_data_ptr<scalar_t>();
+    result.w_hh = w_hh.const_data_ptr<scalar_t>();
+    result.bias = bias.const_data_ptr<scalar_t>();
+    result.w_hr = w_hr.defined() ? w_hr.const_data_ptr<scalar_t>() : nullptr;
+    return result;
+  }
+};
+
+kernels::LstmSizes kernel_sizes(const LstmLayerShape& shape) {
+  kernels::LstmSizes sizes;
+  sizes.input_size = shape.input_size.expect_int();
+  sizes.hidden_size = shape.hidden_size.expect_int();
+  sizes.proj_size = shape.layout.projected ? shape.state_size.expect_int() : 0;
+  return sizes;
+}
+
+// Output shape: [T, B, D·R] for a padded input, [N, D·R] for packed data.
+std::vector<c10::SymInt> output_sizes(const at::Tensor& input, const LstmLayerShape& shape) {
+  const c10::SymInt width = shape.state_size * shape.layout.directions;
+  if (shape.packed) {
+    return {input.sym_size(0), width};
+  }
+  return {input.sym_size(0), input.sym_size(1), width};
+}
+
+// The layer's forward on the CPU; saves gates and cells when `training`.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu_impl(
+    const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
+    const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
+    bool bidirectional, bool training) {
+  const LstmLayerShape shape =
+      check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+  const kernels::LstmSizes sizes = kernel_sizes(shape);
+  const int64_t D = shape.layout.directions;
+  const int64_t H = sizes.hidden_size;
+  const int64_t R = sizes.state_size();
+  const int64_t G = sizes.gate_size();
+  const SequenceRows rows = sequence_rows(op, input, batch_sizes, shape.batch.expect_int());
+  const kernels::SequenceLayout sequence = rows.layout();
+  const int64_t N = sequence.rows;
+  const int64_t B = shape.batch.expect_int();
+
+  const at::Tensor x = input.contiguous();
+  const auto options = input.options();
+  at::Tensor output = at::empty_symint(output_sizes(input, shape), options);
+  at::Tensor hy = hx.clone(at::MemoryFormat::Contiguous);
+  at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
+  // Inference reuses one scratch for both directions; training keeps each direction's gates.
+  at::Tensor gates = at::empty({training ? D : 1, N, G}, options);
+  at::Tensor cells = training ? at::empty({D, N, H}, options) : at::empty({0}, options);
+  at::Tensor projection_in =
+      shape.layout.projected ? at::empty({B, H}, options) : at::empty({0}, options);
+
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::lstm_layer", [&] {
+    for (int64_t direction = 0; direction < D; ++direction) {
+      const LstmDirectionTensors weights(direction_params(params, shape.layout, 0, direction), G);
+      kernels::LstmForwardArgs<scalar_t> args;
+      args.sequence = sequence;
+      args.sizes = sizes;
+      args.weights = weights.weights<scalar_t>();
+      args.reverse = direction == 1;
+      args.input = x.const_data_ptr<scalar_t>();
+      args.input_stride = sizes.input_size;
+      args.output = output.mutable_data_ptr<scalar_t>() + direction * R;
+      args.output_stride = D * R;
+      args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * R;
+      args.c_state = cy.mutable_data_ptr<scalar_t>() + direction * B * H;
+      args.gates = gates.mutable_data_ptr<scalar_t>() + (training ? direction * N * G : 0);
+      args.cells = training ? cells.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
+      args.projection_in =
+          shape.layout.projected ? projection_in.mutable_data_ptr<scalar_t>() : nullptr;
+      kernels::lstm_layer_forward(args);
+    }
+  });
+  if (!training) {
+    gates = at::empty({0}, options);
+  }
+  return {output, hy, cy, gates, cells};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_cpu(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  auto [output, hy, cy, gates, cells] =
+      lstm_layer_forward_cpu_impl("torch_ext::lstm_layer", input, batch_sizes, hx, cx, params,
+                                  has_biases, bidirectional, /*training=*/false);
+  return {output, hy, cy};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  return lstm_layer_forward_cpu_impl("torch_ext::_lstm_layer_forward", input, batch_sizes, hx,
+                                     cx, params, has_biases, bidirectional, /*training=*/true);
+}
+
+// The saved tensors and incoming gradients handed to the backward op have the forward's shapes.
+void check_lstm_backward_args(const char* op, const LstmLayerShape& shape,
+                              const at::Tensor& input, const std::optional<at::Tensor>& grad_output,
+                              const std::optional<at::Tensor>& grad_hy,
+                              const std::optional<at::Tensor>& grad_cy, const at::Tensor& hx,
+                              const at::Tensor& cx, const at::Tensor& output,
+                              const at::Tensor& gates, const at::Tensor& cells) {
+  const int64_t D = shape.layout.directions;
+  const c10::SymInt rows = shape.packed ? input.sym_size(0) : input.sym_size(0) * input.sym_size(1);
+  const std::vector<c10::SymInt> out_sizes = output_sizes(input, shape);
+  check_like(op, "output", output, "input", input);
+  check_sizes(op, "output", output, out_sizes);
+  check_like(op, "gates", gates, "input", input);
+  check_sizes(op, "gates", gates, {D, rows, shape.hidden_size * kLstmGates});
+  check_like(op, "cells", cells, "input", input);
+  check_sizes(op, "cells", cells, {D, rows, shape.hidden_size});
+  if (grad_output.has_value() && grad_output->defined()) {
+    check_like(op, "grad_output", *grad_output, "input", input);
+    check_sizes(op, "grad_output", *grad_output, out_sizes);
+  }
+  if (grad_hy.has_value() && grad_hy->defined()) {
+    check_like(op, "grad_hy", *grad_hy, "input", input);
+    check_sizes(op, "grad_hy", *grad_hy, hx.sym_sizes().vec());
+  }
+  if (grad_cy.has_value() && grad_cy->defined()) {
+    check_like(op, "grad_cy", *grad_cy, "input", input);
+    check_sizes(op, "grad_cy", *grad_cy, cx.sym_sizes().vec());
+  }
+}
+
+at::Tensor contiguous_or_zeros(const std::optional<at::Tensor>& tensor, const at::Tensor& like) {
+  if (tensor.has_value() && tensor->defined()) {
+    return tensor->clone(at::MemoryFormat::Contiguous);
+  }
+  return at::zeros_like(like, at::MemoryFormat::Contiguous);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+  const char* op = "torch_ext::_lstm_layer_backward";
+  const LstmLayerShape shape =
+      check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+  check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
+                           cells);
+  const kernels::LstmSizes sizes = kernel_sizes(shape);
+  const int64_t D = shape.layout.directions;
+  const int64_t H = sizes.hidden_size;
+  const int64_t P = sizes.proj_size;
+  const int64_t R = sizes.state_size();
+  const int64_t G = sizes.gate_size();
+  const int64_t I = sizes.input_size;
+  const int64_t B = shape.batch.expect_int();
+  const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
+  const kernels::SequenceLayout sequence = rows.layout();
+  const int64_t N = sequence.rows;
+  const auto options = input.options();
+
+  const at::Tensor x = input.contiguous();
+  const at::Tensor h0 = hx.contiguous();
+  const at::Tensor c0 = cx.contiguous();
+  const at::Tensor y = output.contiguous();
+  const at::Tensor saved_gates = gates.contiguous();
+  const at::Tensor saved_cells = cells.contiguous();
+  const bool has_grad_output = grad_output.has_value() && grad_output->defined();
+  const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
+  at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
+  at::Tensor grad_cx = contiguous_or_zeros(grad_cy, cx);
+  at::Tensor grad_input =
+      need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
+
+  std::vector<at::Tensor> grad_params;
+  grad_params.reserve(params.size());
+  at::Tensor grad_gates = at::empty({N, G}, options);
+  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({N, R}, options);
+  at::Tensor grad_h_rows = P > 0 ? at::empty({N, P}, options) : at::empty({0}, options);
+  at::Tensor projection_in = P > 0 ? at::empty({N, H}, options) : at::empty({0}, options);
+  at::Tensor grad_projection_in = P > 0 ? at::empty({B, H}, options) : at::empty({0}, options);
+
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::_lstm_layer_backward", [&] {
+    for (int64_t direction = 0; direction < D; ++direction) {
+      const LstmDirectionTensors weights(direction_params(params, shape.layout, 0, direction), G);
+      at::Tensor grad_w_ih = at::empty({G, I}, options);
+      at::Tensor grad_w_hh = at::empty({G, R}, options);
+      at::Tensor grad_bias = has_biases ? at::empty({G}, options) : at::Tensor();
+      at::Tensor grad_w_hr = P > 0 ? at::empty({P, H}, options) : at::Tensor();
+
+      kernels::LstmBackwardArgs<scalar_t> args;
+      args.sequence = sequence;
+      args.sizes = sizes;
+      args.weights = weights.weights<scalar_t>();
+      args.reverse = direction == 1;
+      args.input = x.const_data_ptr<scalar_t>();
+      args.input_stride = I;
+      args.output = y.const_data_ptr<scalar_t>() + direction * R;
+      args.output_stride = D * R;
+      args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
+      args.c0 = c0.const_data_ptr<scalar_t>() + direction * B * H;
+      args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
+      args.cells = saved_cells.const_data_ptr<scalar_t>() + direction * N * H;
+      args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * R : nullptr;
+      args.grad_output_stride = D * R;
+      args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * R;
+      args.grad_c_state = grad_cx.mutable_data_ptr<scalar_t>() + direction * B * H;
+      args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
+      args.grad_input_stride = I;
+      args.accumulate_grad_input = direction > 0;
+      args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();
+      args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
+      args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
+      args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
+      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>();
+      args.previous_h = sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>();
+      args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() : nullptr;
+      args.projection_in = P > 0 ? projection_in.mutable_data_ptr<scalar_t>() : nullptr;
+      args.grad_projection_in = P > 0 ? grad_projection_in.mutable_data_ptr<scalar_t>() : nullptr;
+      kernels::lstm_layer_backward(args);
+
+      grad_params.push_back(grad_w_ih);
+      grad_params.push_back(grad_w_hh);
+      if (has_biases) {
+        grad_params.push_back(grad_bias);
+        grad_params.push_back(grad_bias.clone());
+      }
+      if (P > 0) {
+        grad_params.push_back(grad_w_hr);
+      }
+    }
+  });
+  return {grad_input, grad_hx, grad_cx, grad_params};
+}
+
+// --- Meta: shapes only -------------------------------------------------------------------------------
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_meta_impl(
+    const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
+    const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
+    bool bidirectional, bool training) {
+  const LstmLayerShape shape =
+      check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+  const auto options = input.options();
+  const c10::SymInt D = shape.layout.directions;
+  at::Tensor output = at::empty_symint(output_sizes(input, shape), options);
+  at::Tensor hy = at::empty_symint(hx.sym_sizes(), options);
+  at::Tensor cy = at::empty_symint(cx.sym_sizes(), options);
+  if (!training) {
+    return {output, hy, cy, at::empty({0}, options), at::empty({0}, options)};
+  }
+  at::Tensor gates =
+      at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, options);
+  at::Tensor cells = at::empty_symint({D, shape.rows, shape.hidden_size}, options);
+  return {output, hy, cy, gates, cells};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_meta(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  auto [output, hy, cy, gates, cells] =
+      lstm_layer_forward_meta_impl("torch_ext::lstm_layer", input, batch_sizes, hx, cx, params,
+                                   has_biases, bidirectional, /*training=*/false);
+  return {output, hy, cy};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_meta(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  return lstm_layer_forward_meta_impl("torch_ext::_lstm_layer_forward", input, batch_sizes, hx,
+                                      cx, params, has_biases, bidirectional, /*training=*/true);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_meta(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+  const char* op = "torch_ext::_lstm_layer_backward";
+  const LstmLayerShape shape =
+      check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+  check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
+                           cells);
+  const auto options = input.options();
+  std::vector<at::Tensor> grad_params;
+  grad_params.reserve(params.size());
+  for (const at::Tensor& param : params) {
+    grad_params.push_back(at::empty_symint(param.sym_sizes(), options));
+  }
+  return {need_grad_input ? at::empty_symint(input.sym_sizes(), options) : at::empty({0}, options),
+          at::empty_symint(hx.sym_sizes(), options), at::empty_symint(cx.sym_sizes(), options),
+          grad_params};
+}
+
+// --- the public ops, composed of layer ops ---------------------------------------------------------
+
+// Runs num_layers layers over x ([T, B, I] or packed [N, I]), with dropout between layers.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layers(
+    const char* op, const at::Tensor& x, const std::optional<at::Tensor>& batch_sizes,
+    at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers, double dropout,
+    bool train, bool bidirectional) {
+  TORCH_CHECK(hx.size() == 2, "lstm expects two hidden states");
+  TORCH_CHECK(num_layers >= 1, op, ": expected num_layers >= 1, got ", num_layers);
+  TORCH_CHECK(dropout >= 0 && dropout <= 1, op, ": expected dropout in [0, 1], got ", dropout);
+  const at::Tensor& h0 = hx[0];
+  const at::Tensor& c0 = hx[1];
+  check_floating_tensor(op, "hx[0]", h0);
+  check_floating_tensor(op, "hx[1]", c0);
+  check_dim(op, "hx[0]", h0, 3, "[num_layers * num_directions, batch, hidden_size]");
+  check_dim(op, "hx[1]", c0, 3, "[num_layers * num_directions, batch, hidden_size]");
+  RnnParamLayout layout;
+  layout.gates = kLstmGates;
+  layout.has_biases = has_biases;
+  layout.num_layers = num_layers;
+  layout.directions = bidirectional ? 2 : 1;
+  layout.projected = h0.sym_size(2) != c0.sym_size(2);
+  const c10::SymInt batch = batch_sizes.has_value() ? h0.sym_size(1) : x.sym_size(1);
+  check_like(op, "hx[0]", h0, "input", x);
+  check_like(op, "hx[1]", c0, "input", x);
+  check_sizes(op, "hx[0]", h0, {num_layers * layout.directions, batch, h0.sym_size(2)});
+  check_sizes(op, "hx[1]", c0, {num_layers * layout.directions, batch, c0.sym_size(2)});
+  check_rnn_params(op, params, layout, x, x.sym_size(-1), c0.sym_size(2), h0.sym_size(2));
+
+  std::vector<at::Tensor> hy;
+  std::vector<at::Tensor> cy;
+  at::Tensor layer_input = x;
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    const int64_t directions = layout.directions;
+    const at::TensorList layer_params =
+        params.slice(layout.first(layer, 0), directions * layout.per_direction());
+    auto [output, layer_hy, layer_cy] = call_lstm_layer(
+        layer_input, batch_sizes, h0.narrow(0, layer * directions, directions),
+        c0.narrow(0, layer * directions, directions), layer_params, has_biases, bidirectional);
+    hy.push_back(layer_hy);
+    cy.push_back(layer_cy);
+    if (dropout > 0 && train && layer + 1 < num_layers) {
+      output = at::dropout(output, dropout, train);
+    }
+    layer_input = output;
+  }
+  return {layer_input, at::cat(hy, 0), at::cat(cy, 0)};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_input(
+    const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases,
+    int64_t num_layers, double dropout, bool train, bool bidirectional, bool batch_first) {
+  const char* op = "torch_ext::lstm";
+  check_floating_tensor(op, "input", input);
+  check_dim(op, "input", input, 3,
+            batch_first ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]");
+  const at::Tensor x = batch_first ? input.transpose(0, 1) : input;
+  auto [output, hy, cy] = lstm_layers(op, x, std::nullopt, hx, params, has_biases, num_layers,
+                                      dropout, train, bidirectional);
+  return {batch_first ? output.transpose(0, 1) : output, hy, cy};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_data(
+    const at::Tensor& data, const at::Tensor& batch_sizes, at::TensorList hx,
+    at::TensorList params, bool has_biases, int64_t num_layers, double dropout, bool train,
+    bool bidirectional) {
+  const char* op = "torch_ext::lstm";
+  check_floating_tensor(op, "data", data);
+  check_dim(op, "data", data, 2, "[rows, input_size] (packed)");
+  return lstm_layers(op, data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,
+                     bidirectional);
+}
+
+// ATen's lstm_cell: input [B, I], hx = (h [B, H], c [B, H]), each bias optional.
+std::tuple<at::Tensor, at::Tensor> lstm_cell(const at::Tensor& input, at::TensorList hx,
+                                             const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                             const std::optional<at::Tensor>& b_ih,
+                                             const std::optional<at::Tensor>& b_hh) {
+  const char* op = "torch_ext::lstm_cell";
+  TORCH_CHECK(hx.size() == 2, "lstm_cell expects two hidden states");
+  check_floating_tensor(op, "input", input);
+  check_dim(op, "input", input, 2, "[batch, input_size]");
+  check_floating_tensor(op, "w_ih", w_ih);
+  check_dim(op, "w_ih", w_ih, 2, "[4 * hidden_size, input_size]");
+  TORCH_CHECK(input.sym_size(1) == w_ih.sym_size(1), "input has inconsistent input_size: got ",
+              input.sym_size(1), " expected ", w_ih.sym_size(1));
+  for (int64_t i = 0; i < 2; ++i) {
+    const at::Tensor& state = hx[i];
+    const std::string name = "hx[" + std::to_string(i) + "]";
+    check_floating_tensor(op, name.c_str(), state);
+    check_dim(op, name.c_str(), state, 2, "[batch, hidden_size]");
+    TORCH_CHECK(input.sym_size(0) == state.sym_size(0), "Input batch size ", input.sym_size(0),
+                " doesn't match hidden", i, " batch size ", state.sym_size(0));
+    TORCH_CHECK(state.sym_size(1) == w_hh.sym_size(1), "hidden", i,
+                " has inconsistent hidden_size: got ", state.sym_size(1), ", expected ",
+                w_hh.sym_size(1));
+  }
+  const bool has_ih = b_ih.has_value() && b_ih->defined();
+  const bool has_hh = b_hh.has_value() && b_hh->defined();
+  std::vector<at::Tensor> params{w_ih, w_hh};
+  if (has_ih || has_hh) {
+    const auto bias_or_zeros = [&](bool present, const std::optional<at::Tensor>& bias) {
+      return present ? *bias : at::zeros_symint({w_ih.sym_size(0)}, w_ih.options());
+    };
+    params.push_back(bias_or_zeros(has_ih, b_ih));
+    params.push_back(bias_or_zeros(has_hh, b_hh));
+  }
+  auto [output, hy, cy] =
+      call_lstm_layer(input.unsqueeze(0), std::nullopt, hx[0].unsqueeze(0), hx[1].unsqueeze(0),
+                      params, has_ih || has_hh, /*bidirectional=*/false);
+  return {hy.squeeze(0), cy.squeeze(0)};
+}
+
+}  // namespace
+
+LstmLayerShape check_lstm_layer(const char* op, const at::Tensor& input,
+                                const std::optional<at::Tensor>& batch_sizes,
+                                const at::Tensor& hx, const at::Tensor& cx, at::TensorList params,
+                                bool has_biases, bool bidirectional) {
+  LstmLayerShape shape;
+  shape.packed = batch_sizes.has_value() && batch_sizes->defined();
+  check_floating_tensor(op, "input", input);
+  if (shape.packed) {
+    check_dim(op, "input", input, 2, "[rows, input_size] (packed)");
+  } else {
+    check_dim(op, "input", input, 3, "[seq_len, batch, input_size]");
+    TORCH_CHECK(input.sym_size(0) > 0, op,
+                ": expected sequence length to be larger than 0, got input of shape ",
+                format_sizes(input.sym_sizes()));
+  }
+  check_floating_tensor(op, "hx", hx);
+  check_floating_tensor(op, "cx", cx);
+  check_dim(op, "hx", hx, 3, "[num_directions, batch, state_size]");
+  check_dim(op, "cx", cx, 3, "[num_directions, batch, hidden_size]");
+  check_like(op, "hx", hx, "input", input);
+  check_like(op, "cx", cx, "input", input);
+
+  RnnParamLayout& layout = shape.layout;
+  layout.gates = kLstmGates;
+  layout.has_biases = has_biases;
+  layout.num_layers = 1;
+  layout.directions = bidirectional ? 2 : 1;
+  RnnParamLayout projected_layout = layout;
+  projected_layout.projected = true;
+  layout.projected = static_cast<int64_t>(params.size()) == projected_layout.total();
+
+  shape.input_size = input.sym_size(-1);
+  shape.hidden_size = cx.sym_size(2);
+  shape.state_size = layout.projected ? hx.sym_size(2) : shape.hidden_size;
+  shape.batch = shape.packed ? hx.sym_size(1) : input.sym_size(1);
+  shape.rows = shape.packed ? input.sym_size(0) : input.sym_size(0) * input.sym_size(1);
+  check_sizes(op, "hx", hx, {layout.directions, shape.batch, shape.state_size});
+  check_sizes(op, "cx", cx, {layout.directions, shape.batch, shape.hidden_size});
+  check_rnn_params(op, params, layout, input, shape.input_size, shape.hidden_size,
+                   shape.state_size);
+  return shape;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> call_lstm_layer(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_ext::lstm_layer", "")
+                             .typed<decltype(lstm_layer_cpu)>();
+  return op.call(input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> call_lstm_layer_forward(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_ext::_lstm_layer_forward", "")
+                             .typed<decltype(lstm_layer_forward_cpu)>();
+  return op.call(input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> call_lstm_layer_backward(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_ext::_lstm_layer_backward", "")
+                             .typed<decltype(lstm_layer_backward_cpu)>();
+  return op.call(grad_output, grad_hy, grad_cy, input, batch_sizes, hx, cx, params, has_biases,
+                 bidirectional, output, gates, cells, need_grad_input);
+}
+
+TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
+  m.impl("lstm_layer", &lstm_layer_cpu);
+  m.impl("_lstm_layer_forward", &lstm_layer_forward_cpu);
+  m.impl("_lstm_layer_backward", &lstm_layer_backward_cpu);
+}
+
+TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {
+  m.impl("lstm_layer", &lstm_layer_meta);
+  m.impl("_lstm_layer_forward", &lstm_layer_forward_meta);
+  m.impl("_lstm_layer_backward", &lstm_layer_backward_meta);
+}
+
+TORCH_LIBRARY_IMPL(torch_ext, CompositeImplicitAutograd, m) {
+  m.impl("lstm.input", &lstm_input);
+  m.impl("lstm.data", &lstm_data);
+  m.impl("lstm_cell", &lstm_cell);
+}
+
+}  // namespace torch_ext::ops

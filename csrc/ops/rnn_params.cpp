@@ -1,0 +1,64 @@
+#include "ops/rnn_params.h"
+
+#include "ops/checks.h"
+
+#include <c10/util/Exception.h>
+
+namespace torch_ext::ops {
+
+RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout& layout,
+                                    int64_t layer, int64_t direction) {
+  const int64_t first = layout.first(layer, direction);
+  RnnDirectionParams result;
+  result.w_ih = params[first];
+  result.w_hh = params[first + 1];
+  int64_t next = first + 2;
+  if (layout.has_biases) {
+    result.b_ih = params[next];
+    result.b_hh = params[next + 1];
+    next += 2;
+  }
+  if (layout.projected) {
+    result.w_hr = params[next];
+  }
+  return result;
+}
+
+std::string param_name(const char* kind, int64_t layer, int64_t direction) {
+  return std::string(kind) + "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
+}
+
+void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayout& layout,
+                      const at::Tensor& reference, const c10::SymInt& input_size,
+                      const c10::SymInt& hidden_size, const c10::SymInt& state_size) {
+  TORCH_CHECK(static_cast<int64_t>(params.size()) == layout.total(), op, ": expected params to hold ",
+              layout.total(), " tensors (", layout.num_layers, " layer(s) x ", layout.directions,
+              " direction(s) x ", layout.per_direction(), " per direction: weight_ih, weight_hh",
+              layout.has_biases ? ", bias_ih, bias_hh" : "",
+              layout.projected ? ", weight_hr" : "", "), got ", params.size());
+  const c10::SymInt gate_size = hidden_size * layout.gates;
+  for (int64_t layer = 0; layer < layout.num_layers; ++layer) {
+    const c10::SymInt layer_input =
+        layer == 0 ? input_size : state_size * layout.directions;
+    for (int64_t direction = 0; direction < layout.directions; ++direction) {
+      const RnnDirectionParams p = direction_params(params, layout, layer, direction);
+      const auto check = [&](const char* kind, const at::Tensor& tensor,
+                             const std::vector<c10::SymInt>& sizes) {
+        const std::string name = param_name(kind, layer, direction);
+        check_like(op, name.c_str(), tensor, "input", reference);
+        check_sizes(op, name.c_str(), tensor, sizes);
+      };
+      check("weight_ih", p.w_ih, {gate_size, layer_input});
+      check("weight_hh", p.w_hh, {gate_size, state_size});
+      if (layout.has_biases) {
+        check("bias_ih", p.b_ih, {gate_size});
+        check("bias_hh", p.b_hh, {gate_size});
+      }
+      if (layout.projected) {
+        check("weight_hr", p.w_hr, {state_size, hidden_size});
+      }
+    }
+  }
+}
+
+}  // namespace torch_ext::ops

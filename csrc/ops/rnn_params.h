@@ -1,0 +1,51 @@
+// The flat parameter list of a recurrent op (ATen's layout, shared by every cell):
+//
+//   for each layer, for each direction (forward, then reverse):
+//     weight_ih [G·H, in], weight_hh [G·H, R], (bias_ih [G·H], bias_hh [G·H]), (weight_hr [R, H])
+//
+// with G gates (4 LSTM, 3 GRU, 1 RNN), `in` the input size of the first layer and D·R above it,
+// and R = P for an LSTM with projections, else H. Names in messages follow torch.nn
+// (weight_hh_l1_reverse).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/SymInt.h>
+#include <c10/util/ArrayRef.h>
+
+#include <string>
+
+namespace torch_ext::ops {
+
+struct RnnParamLayout {
+  int64_t gates = 1;      // G
+  bool has_biases = true;
+  bool projected = false;  // weight_hr present (LSTM with proj_size > 0)
+  int64_t num_layers = 1;
+  int64_t directions = 1;
+
+  int64_t per_direction() const { return 2 + (has_biases ? 2 : 0) + (projected ? 1 : 0); }
+  int64_t total() const { return num_layers * directions * per_direction(); }
+  // Index in the flat list of the first tensor of (layer, direction).
+  int64_t first(int64_t layer, int64_t direction) const {
+    return (layer * directions + direction) * per_direction();
+  }
+};
+
+// The tensors of one (layer, direction); biases and weight_hr are undefined when absent.
+struct RnnDirectionParams {
+  at::Tensor w_ih, w_hh, b_ih, b_hh, w_hr;
+};
+
+RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout& layout,
+                                    int64_t layer, int64_t direction);
+
+// "weight_hh_l1_reverse".
+std::string param_name(const char* kind, int64_t layer, int64_t direction);
+
+// Checks the number of tensors, then each tensor's dtype and device (those of `reference`) and
+// shape, for input size `input_size`, hidden size H and state size R (P with projections).
+void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayout& layout,
+                      const at::Tensor& reference, const c10::SymInt& input_size,
+                      const c10::SymInt& hidden_size, const c10::SymInt& state_size);
+
+}  // namespace torch_ext::ops
