@@ -37,6 +37,12 @@ void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayou
               layout.has_biases ? ", bias_ih, bias_hh" : "",
               layout.projected ? ", weight_hr" : "", "), got ", params.size());
   const c10::SymInt gate_size = hidden_size * layout.gates;
+  // A wrong input width shows first as a mismatch with weight_ih_l0: name the input instead.
+  if (params[0].defined() && params[0].dim() == 2) {
+    TORCH_CHECK(params[0].sym_size(1) == input_size, op,
+                ": input.size(-1) must be equal to input_size. Expected ", params[0].sym_size(1),
+                ", got ", input_size);
+  }
   for (int64_t layer = 0; layer < layout.num_layers; ++layer) {
     const c10::SymInt layer_input =
         layer == 0 ? input_size : state_size * layout.directions;
