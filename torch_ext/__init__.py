@@ -11,7 +11,9 @@ _library.load()
 
 from torch_ext import ops  # noqa: E402
 from torch_ext._library import library_path  # noqa: E402
+from torch_ext import nn  # noqa: E402
+from torch_ext.nn import LSTM, LSTMCell  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "library_path", "__version__"]
+__all__ = ["ops", "nn", "LSTM", "LSTMCell", "library_path", "__version__"]

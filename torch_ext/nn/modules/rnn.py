@@ -1,0 +1,557 @@
+r"""Multi-layer recurrent modules that run on the ``torch.ops.torch_ext`` kernels.
+
+:class:`RNNBase` holds what every multi-layer recurrent module shares with its ``torch.nn``
+namesake: the constructor checks and their messages, the parameters (names, shapes, order and
+initialisation), and the forward's handling of batched, unbatched and packed input. A concrete
+module names its mode (which fixes the gates per hidden unit), says how its recurrent state is
+laid out, and maps a call onto its operator; :class:`LSTM` is the first one.
+"""
+
+import math
+import numbers
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
+
+import torch
+from torch import Tensor
+from torch.nn import Module, init
+from torch.nn.parameter import Parameter
+from torch.nn.utils.rnn import PackedSequence
+
+from torch_ext import ops
+
+__all__ = ["RNNBase", "LSTM"]
+
+# Gates per hidden unit: the rows of ``weight_ih`` and ``weight_hh`` are this times ``hidden_size``.
+_GATES_PER_MODE: Dict[str, int] = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+# A recurrent state as the user passes it: one tensor (GRU, RNN) or a pair (h, c) (LSTM).
+State = Any
+Input = Union[Tensor, PackedSequence]
+
+
+def _check_constructor_args(
+    input_size: Any,
+    hidden_size: Any,
+    num_layers: Any,
+    bias: Any,
+    batch_first: Any,
+    dropout: Any,
+    proj_size: Any,
+) -> None:
+    """Raise (or warn) for bad constructor arguments in the order and words of ``torch.nn``."""
+    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+        raise ValueError(
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            "element being zeroed"
+        )
+    if dropout > 0 and num_layers == 1:
+        # stacklevel 4 points past this helper, RNNBase.__init__ and the subclass's __init__ at
+        # the line that built the module.
+        warnings.warn(
+            "dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+            f"expects num_layers greater than 1, but got dropout={dropout} and "
+            f"num_layers={num_layers}",
+            stacklevel=4,
+        )
+    for name, value in (("bias", bias), ("batch_first", batch_first)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, int):
+            raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name} must be greater than zero")
+    if num_layers <= 0:
+        raise ValueError("num_layers must be greater than zero")
+    if proj_size < 0:
+        raise ValueError("proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError("proj_size has to be smaller than hidden_size")
+
+
+class RNNBase(Module):
+    r"""Base of the multi-layer recurrent modules (:class:`LSTM`; GRU and RNN plug in alike).
+
+    It builds the parameters of every (layer, direction) in ``torch.nn.RNNBase``'s order, so that
+    the same seed gives the same values and state dicts move freely between the two, and it runs
+    the forward's bookkeeping: unbatched input, ``batch_first``, :class:`PackedSequence` (sorting
+    the initial state into the packed order and the final state back), zero initial states and
+    the argument checks with ``torch.nn``'s messages.
+
+    A subclass supplies:
+
+    * ``mode``, passed to this constructor: a key of the gate table (``"LSTM"``: 4 gates per
+      hidden unit, ``"GRU"``: 3, ``"RNN_TANH"``/``"RNN_RELU"``: 1);
+    * :meth:`_direction_parameter_shapes` when one direction of a layer holds more parameters than
+      ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (and ``weight_hr`` with projections),
+      e.g. layer-norm gains, together with :meth:`reset_parameters` for their initial values;
+    * :meth:`_state_features`, :meth:`_split_state` and :meth:`_join_state`: the recurrent state's
+      tensors (one for GRU and RNN, ``(h, c)`` for LSTM) and their feature sizes;
+    * :meth:`_check_state_dims`: the check, with ``torch.nn``'s message, that a given initial
+      state has as many dimensions as the input calls for;
+    * :meth:`_run_op`: the call of the operator on the prepared tensors;
+    * :meth:`_check_packed_args` when packed input should be checked in Python first.
+
+    Args:
+        mode: the recurrence, see above.
+        input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        proj_size, device, dtype: as for :class:`LSTM`.
+    """
+
+    mode: str
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    proj_size: int
+
+    # Prefix of the message for input of the wrong rank ("LSTM: Expected input ...").
+    _name_in_errors: str = "RNN"
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Optional[Union[torch.device, str, int]] = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None:
+        super().__init__()
+        # float() comes first, as in torch.nn: a string or None fails here with Python's message.
+        dropout_probability = float(dropout)
+        _check_constructor_args(input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
+        if mode not in _GATES_PER_MODE:
+            raise ValueError("Unrecognized RNN mode: " + mode)
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = dropout_probability
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+
+        self._flat_weights_names: List[str] = []
+        self._all_weights: List[List[str]] = []
+        for layer in range(num_layers):
+            for direction in range(self._num_directions):
+                suffix = "_reverse" if direction == 1 else ""
+                names = []
+                for stem, shape in self._direction_parameter_shapes(layer):
+                    name = f"{stem}_l{layer}{suffix}"
+                    setattr(self, name, Parameter(torch.empty(shape, device=device, dtype=dtype)))
+                    names.append(name)
+                self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    @property
+    def _num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _output_size(self) -> int:
+        """Features of ``h``: ``proj_size`` with projections, else ``hidden_size``."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
+
+    def _direction_parameter_shapes(self, layer: int) -> List[Tuple[str, Tuple[int, ...]]]:
+        """Name stems and shapes of one direction's parameters of ``layer``, in registration order.
+
+        The registered name is ``f"{stem}_l{layer}"``, plus ``"_reverse"`` for the second
+        direction; this order is also the order of the operator's ``params``.
+        """
+        gate_size = _GATES_PER_MODE[self.mode] * self.hidden_size
+        layer_input_size = self.input_size if layer == 0 else self._output_size * self._num_directions
+        shapes: List[Tuple[str, Tuple[int, ...]]] = [
+            ("weight_ih", (gate_size, layer_input_size)),
+            ("weight_hh", (gate_size, self._output_size)),
+        ]
+        if self.bias:
+            shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+        if self.proj_size > 0:
+            shapes.append(("weight_hr", (self.proj_size, self.hidden_size)))
+        return shapes
+
+    def reset_parameters(self) -> None:
+        r"""Draw every parameter from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, :math:`k = 1 / \text{hidden\_size}`."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for parameter in self.parameters():
+            init.uniform_(parameter, -bound, bound)
+
+    @property
+    def _flat_weights(self) -> List[Optional[Tensor]]:
+        """The parameters in the operator's order, read now (so ``functional_call`` swaps apply)."""
+        return [getattr(self, name, None) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> List[List[Parameter]]:
+        """The parameters grouped per (layer, direction), in registration order."""
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """Do nothing: kept for ``torch.nn`` compatibility (the kernels read the weights as they are)."""
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            text += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
+        if self.batch_first is not False:
+            text += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional is not False:
+            text += f", bidirectional={self.bidirectional}"
+        return text
+
+    # ----------------------------------------------------------------- recurrent state hooks
+
+    def _state_features(self) -> Tuple[int, ...]:
+        """Feature size of each tensor of the recurrent state, in :meth:`_split_state` order."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+
+    def _split_state(self, hx: State) -> List[Tensor]:
+        """The tensors of a recurrent state as the user passes it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+
+    def _join_state(self, tensors: Sequence[Tensor]) -> State:
+        """A recurrent state as the user gets it back, from its tensors."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+
+    def _check_state_dims(self, hx: State, expected_dim: int) -> None:
+        """Raise unless each tensor of a given initial state has ``expected_dim`` dimensions."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+
+    def _run_op(self, input: Tensor, batch_sizes: Optional[Tensor], hx: State) -> Tuple[Tensor, State]:
+        """Run the operator: padded ``input`` when ``batch_sizes`` is None, else packed data."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its operator")
+
+    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor) -> None:
+        """Check packed input before the operator runs; by default the operator checks it."""
+
+    def _map_state(self, hx: State, function: Any) -> State:
+        return self._join_state([function(tensor) for tensor in self._split_state(hx)])
+
+    def _zero_state(self, input: Tensor, batch: int) -> State:
+        layers = self.num_layers * self._num_directions
+        return self._join_state(
+            [
+                torch.zeros(layers, batch, features, dtype=input.dtype, device=input.device)
+                for features in self._state_features()
+            ]
+        )
+
+    # ----------------------------------------------------------------- checks (torch.nn's API)
+
+    def check_input(self, input: Tensor, batch_sizes: Optional[Tensor]) -> None:
+        """Raise unless ``input`` has the weights' dtype, the expected rank and ``input_size`` features."""
+        weight_dtype = getattr(self, self._flat_weights_names[0]).dtype
+        if input.dtype != weight_dtype and not torch._C._is_any_autocast_enabled():
+            raise ValueError(
+                f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dtype}). "
+                f"Convert input: input.to({weight_dtype}), or convert model: model.to({input.dtype})"
+            )
+        expected_dim = 2 if batch_sizes is not None else 3
+        if input.dim() != expected_dim:
+            raise RuntimeError(f"input must have {expected_dim} dimensions, got {input.dim()}")
+        if self.input_size != input.size(-1):
+            raise RuntimeError(
+                "input.size(-1) must be equal to input_size. "
+                f"Expected {self.input_size}, got {input.size(-1)}"
+            )
+
+    def _expected_state_size(
+        self, input: Tensor, batch_sizes: Optional[Tensor], features: int
+    ) -> Tuple[int, int, int]:
+        if batch_sizes is not None:
+            batch = int(batch_sizes[0])
+        else:
+            batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * self._num_directions, batch, features)
+
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:
+        """Shape ``(D * num_layers, N, H_out)`` the hidden state ``h`` must have for ``input``."""
+        return self._expected_state_size(input, batch_sizes, self._output_size)
+
+    def check_hidden_size(
+        self,
+        hx: Tensor,
+        expected_hidden_size: Tuple[int, int, int],
+        msg: str = "Expected hidden size {}, got {}",
+    ) -> None:
+        """Raise ``RuntimeError(msg)`` unless ``hx`` has shape ``expected_hidden_size``."""
+        if hx.size() != expected_hidden_size:
+            raise RuntimeError(msg.format(expected_hidden_size, list(hx.size())))
+
+    def check_forward_args(self, input: Tensor, hidden: State, batch_sizes: Optional[Tensor]) -> None:
+        """Check ``input`` and every tensor of the initial state ``hidden`` against the module."""
+        self.check_input(input, batch_sizes)
+        tensors = self._split_state(hidden)
+        for index, (tensor, features) in enumerate(zip(tensors, self._state_features())):
+            message = "Expected hidden size {}, got {}"
+            if len(tensors) > 1:
+                message = f"Expected hidden[{index}] size {{}}, got {{}}"
+            self.check_hidden_size(tensor, self._expected_state_size(input, batch_sizes, features), message)
+
+    def permute_hidden(self, hx: State, permutation: Optional[Tensor]) -> State:
+        """Reorder the batch dimension (1) of every tensor of ``hx``; ``None`` keeps it as is."""
+        if permutation is None:
+            return hx
+        return self._map_state(hx, lambda tensor: tensor.index_select(1, permutation))
+
+    # ----------------------------------------------------------------- forward
+
+    def forward(self, input: Input, hx: Optional[State] = None) -> Tuple[Input, State]:
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        return self._forward_padded(input, hx)
+
+    def _forward_packed(self, input: PackedSequence, hx: Optional[State]) -> Tuple[PackedSequence, State]:
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if hx is None:
+            hx = self._zero_state(data, int(batch_sizes[0]))
+        else:
+            # The user orders the initial state like the original batch; the kernel wants the
+            # packed order (longest sequence first).
+            hx = self.permute_hidden(hx, sorted_indices)
+        self._check_packed_args(data, hx, batch_sizes)
+        output, hidden = self._run_op(data, batch_sizes, hx)
+        packed = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
+        return packed, self.permute_hidden(hidden, unsorted_indices)
+
+    def _forward_padded(self, input: Tensor, hx: Optional[State]) -> Tuple[Tensor, State]:
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{self._name_in_errors}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        is_batched = input.dim() == 3
+        batch_dim = 0 if self.batch_first else 1
+        if not is_batched:
+            input = input.unsqueeze(batch_dim)
+        if hx is None:
+            hx = self._zero_state(input, input.size(batch_dim))
+        else:
+            self._check_state_dims(hx, 3 if is_batched else 2)
+            if not is_batched:
+                hx = self._map_state(hx, lambda tensor: tensor.unsqueeze(1))
+        self.check_forward_args(input, hx, None)
+        output, hidden = self._run_op(input, None, hx)
+        if not is_batched:
+            output = output.squeeze(batch_dim)
+            hidden = self._map_state(hidden, lambda tensor: tensor.squeeze(1))
+        return output, hidden
+
+
+class LSTM(RNNBase):
+    r"""A multi-layer long short-term memory (LSTM) network over a sequence; a drop-in
+    replacement of :class:`torch.nn.LSTM` whose forward and backward run torch_ext's kernels.
+
+    Every layer turns each element :math:`x_t` of its input sequence, its previous hidden state
+    :math:`h_{t-1}` and cell state :math:`c_{t-1}` into
+
+    .. math::
+        \begin{array}{ll}
+            i_t = \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
+            f_t = \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+            g_t = \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+            o_t = \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+            c_t = f_t \odot c_{t-1} + i_t \odot g_t \\
+            h_t = o_t \odot \tanh(c_t)
+        \end{array}
+
+    with the input, forget, cell and output gates :math:`i_t, f_t, g_t, o_t`, the sigmoid
+    :math:`\sigma` and the element-wise product :math:`\odot`; :math:`h_0, c_0` are the given
+    initial states (zeros by default). Layer :math:`l \ge 2` reads the hidden states of layer
+    :math:`l - 1`; in training, with ``dropout > 0``, each of those is zeroed with probability
+    ``dropout`` (and the rest scaled by :math:`1 / (1 - \text{dropout})`), for every layer but the last.
+
+    With ``proj_size > 0`` each layer projects its hidden state, :math:`h_t = W_{hr}(o_t \odot
+    \tanh(c_t))`, so :math:`h_t` (and the output) has ``proj_size`` features while :math:`c_t`
+    keeps ``hidden_size`` (https://arxiv.org/abs/1402.1128).
+
+    Args:
+        input_size: features of each input element :math:`x_t`.
+        hidden_size: features of the cell state (and of the hidden state without projections).
+        num_layers: how many LSTM layers are stacked, each reading the previous one's output.
+            Default: 1
+        bias: if ``False``, the layers have no biases :math:`b_{ih}, b_{hh}`. Default: ``True``
+        batch_first: if ``True``, ``input`` and ``output`` are ``(batch, seq, feature)`` rather
+            than ``(seq, batch, feature)``; the states keep the batch in dimension 1 either way,
+            and unbatched input ignores it. Default: ``False``
+        dropout: probability of zeroing each output feature of every layer but the last, in
+            training. Default: 0
+        bidirectional: if ``True``, every layer also runs over the reversed sequence and
+            concatenates both directions' outputs. Default: ``False``
+        proj_size: if ``> 0``, the size the hidden state is projected to; it must be smaller than
+            ``hidden_size``. Default: 0
+        device: where the parameters are created. Default: the current default device
+        dtype: the parameters' dtype. Default: the default floating-point dtype
+
+    Inputs: input, (h_0, c_0)
+        * **input**: :math:`(L, H_{in})` for an unbatched sequence, :math:`(L, N, H_{in})`, or
+          :math:`(N, L, H_{in})` with ``batch_first=True``; or a
+          :class:`torch.nn.utils.rnn.PackedSequence` of sequences of several lengths (see
+          :func:`torch.nn.utils.rnn.pack_padded_sequence`).
+        * **h_0**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: each sequence's initial hidden state,
+          in the order of the original batch (also for packed input).
+        * **c_0**: :math:`(D \cdot \text{num\_layers}, H_{cell})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{cell})`: each sequence's initial cell state.
+
+        Without ``(h_0, c_0)`` both start at zero. Here
+
+        .. math::
+            \begin{aligned}
+                N ={} & \text{batch size} \\
+                L ={} & \text{sequence length} \\
+                D ={} & 2 \text{ if bidirectional else } 1 \\
+                H_{in} ={} & \text{input\_size} \\
+                H_{cell} ={} & \text{hidden\_size} \\
+                H_{out} ={} & \text{proj\_size if proj\_size} > 0 \text{ else hidden\_size}
+            \end{aligned}
+
+    Outputs: output, (h_n, c_n)
+        * **output**: :math:`(L, D \cdot H_{out})` unbatched, :math:`(L, N, D \cdot H_{out})`, or
+          :math:`(N, L, D \cdot H_{out})` with ``batch_first=True``: the last layer's :math:`h_t`
+          for every :math:`t` (both directions side by side, forward first). A packed input gives
+          a packed output with the input's ``batch_sizes`` and indices.
+        * **h_n**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: every layer's and direction's final
+          hidden state (for the reverse direction, the state after reading the first element).
+        * **c_n**: :math:`(D \cdot \text{num\_layers}, H_{cell})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{cell})`: the final cell states, likewise.
+
+    Attributes:
+        weight_ih_l[k]: input-to-hidden weights :math:`(W_{ii}|W_{if}|W_{ig}|W_{io})` of layer
+            :math:`k`, of shape ``(4*hidden_size, input_size)`` for :math:`k = 0`, else
+            ``(4*hidden_size, D * H_out)``.
+        weight_hh_l[k]: hidden-to-hidden weights :math:`(W_{hi}|W_{hf}|W_{hg}|W_{ho})` of layer
+            :math:`k`, of shape ``(4*hidden_size, H_out)``.
+        bias_ih_l[k]: input-to-hidden bias :math:`(b_{ii}|b_{if}|b_{ig}|b_{io})`, of shape
+            ``(4*hidden_size)``; only with ``bias=True``.
+        bias_hh_l[k]: hidden-to-hidden bias :math:`(b_{hi}|b_{hf}|b_{hg}|b_{ho})`, of shape
+            ``(4*hidden_size)``; only with ``bias=True``.
+        weight_hr_l[k]: projection :math:`W_{hr}` of layer :math:`k`, of shape
+            ``(proj_size, hidden_size)``; only with ``proj_size > 0``.
+        weight_ih_l[k]_reverse, weight_hh_l[k]_reverse, bias_ih_l[k]_reverse,
+        bias_hh_l[k]_reverse, weight_hr_l[k]_reverse: the same for the reverse direction; only
+            with ``bidirectional=True``.
+
+    All parameters start from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with
+    :math:`k = 1 / \text{hidden\_size}`, drawn in the order above (layer by layer, forward
+    direction first), exactly as :class:`torch.nn.LSTM` draws them: the same seed gives the same
+    values, and state dicts load both ways.
+
+    Examples::
+
+        >>> lstm = torch_ext.LSTM(10, 20, num_layers=2)
+        >>> input = torch.randn(5, 3, 10)
+        >>> h0, c0 = torch.randn(2, 3, 20), torch.randn(2, 3, 20)
+        >>> output, (hn, cn) = lstm(input, (h0, c0))
+        >>> output.shape, hn.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+    """
+
+    _name_in_errors = "LSTM"
+
+    @overload
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device: Optional[Union[torch.device, str, int]] = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Arguments pass through untouched so that a wrong call fails with RNNBase.__init__'s
+        # message, as torch.nn.LSTM's does.
+        super().__init__("LSTM", *args, **kwargs)
+
+    def _state_features(self) -> Tuple[int, ...]:
+        return (self._output_size, self.hidden_size)
+
+    def _split_state(self, hx: State) -> List[Tensor]:
+        return [hx[0], hx[1]]
+
+    def _join_state(self, tensors: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        return (tensors[0], tensors[1])
+
+    def _check_state_dims(self, hx: State, expected_dim: int) -> None:
+        if hx[0].dim() != expected_dim or hx[1].dim() != expected_dim:
+            kind = "batched 3-D" if expected_dim == 3 else "unbatched 2-D"
+            raise RuntimeError(
+                f"For {kind} input, hx and cx should also be {expected_dim}-D but got "
+                f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors"
+            )
+
+    def get_expected_cell_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:
+        """Shape ``(D * num_layers, N, hidden_size)`` the cell state ``c`` must have for ``input``."""
+        return self._expected_state_size(input, batch_sizes, self.hidden_size)
+
+    def _run_op(
+        self, input: Tensor, batch_sizes: Optional[Tensor], hx: State
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        if not isinstance(hx, (tuple, list)):
+            raise TypeError(f"lstm(): argument 'hx' must be tuple of Tensors, not {type(hx).__name__}")
+        weights = self._flat_weights
+        if batch_sizes is None:
+            output, h_n, c_n = ops.lstm(
+                input,
+                hx,
+                weights,
+                self.bias,
+                self.num_layers,
+                self.dropout,
+                self.training,
+                self.bidirectional,
+                self.batch_first,
+            )
+        else:
+            output, h_n, c_n = ops.lstm_packed(
+                input,
+                batch_sizes,
+                hx,
+                weights,
+                self.bias,
+                self.num_layers,
+                self.dropout,
+                self.training,
+                self.bidirectional,
+            )
+        return output, (h_n, c_n)
+
+    @overload
+    def forward(
+        self, input: Tensor, hx: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]: ...
+
+    @overload
+    def forward(
+        self, input: PackedSequence, hx: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tuple[PackedSequence, Tuple[Tensor, Tensor]]: ...
+
+    def forward(self, input: Input, hx: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Input, Tuple[Tensor, Tensor]]:
+        """Run the LSTM over ``input`` from ``hx = (h_0, c_0)``; returns ``output, (h_n, c_n)``."""
+        return super().forward(input, hx)
