@@ -243,6 +243,20 @@ class RNNBase(Module):
     def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor) -> None:
         """Check packed input before the operator runs; by default the operator checks it."""
 
+    def _check_scalar_args(self) -> None:
+        """Raise ``TypeError`` where ATen's argument parser does.
+
+        The constructor, like ``torch.nn``'s, takes any truthy ``bidirectional`` and a bool
+        ``num_layers``; ``torch.nn``'s forward then fails in the parser, and so does this one.
+        """
+        op_name = self.mode.lower()
+        if isinstance(self.num_layers, bool):
+            raise TypeError(f"{op_name}(): argument 'num_layers' must be int, not bool")
+        if not isinstance(self.bidirectional, bool):
+            raise TypeError(
+                f"{op_name}(): argument 'bidirectional' must be bool, not {type(self.bidirectional).__name__}"
+            )
+
     def _map_state(self, hx: State, function: Any) -> State:
         return self._join_state([function(tensor) for tensor in self._split_state(hx)])
 
@@ -328,6 +342,7 @@ class RNNBase(Module):
             # The user orders the initial state like the original batch; the kernel wants the
             # packed order (longest sequence first).
             hx = self.permute_hidden(hx, sorted_indices)
+        self._check_scalar_args()
         self._check_packed_args(data, hx, batch_sizes)
         output, hidden = self._run_op(data, batch_sizes, hx)
         packed = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
@@ -347,6 +362,7 @@ class RNNBase(Module):
             if not is_batched:
                 hx = self._map_state(hx, lambda tensor: tensor.unsqueeze(1))
         self.check_forward_args(input, hx, None)
+        self._check_scalar_args()
         output, hidden = self._run_op(input, None, hx)
         if not is_batched:
             output = output.squeeze(batch_dim)
@@ -505,6 +521,13 @@ class LSTM(RNNBase):
                 f"For {kind} input, hx and cx should also be {expected_dim}-D but got "
                 f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors"
             )
+
+    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor) -> None:
+        # torch.lstm reads size(2) of both states (to tell projections apart) before it checks
+        # anything else, so a state of fewer than three dimensions fails there with IndexError.
+        if isinstance(hx, (tuple, list)) and len(hx) == 2:
+            for state in hx:
+                state.size(2)
 
     def get_expected_cell_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:
         """Shape ``(D * num_layers, N, hidden_size)`` the cell state ``c`` must have for ``input``."""

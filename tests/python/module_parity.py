@@ -1,0 +1,130 @@
+"""Helpers that hold a torch_ext module against its torch.nn namesake.
+
+Both modules are built from one seed, run on the same inputs, and compared on every output,
+every gradient (inputs and parameters) and every error they raise.
+"""
+
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+import torch
+from torch import Tensor
+from torch.nn import Module
+from torch.nn.utils.rnn import PackedSequence
+
+# float32: our kernels and ATen (oneDNN or its op-by-op path) differ only in rounding order.
+TOLERANCES = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-10, rtol=1e-10)}
+
+# What a test feeds both modules: the call's positional arguments, and the leaf tensors whose
+# gradients are compared.
+Inputs = Tuple[Tuple[Any, ...], Dict[str, Tensor]]
+
+
+def build_pair(reference_class: Type[Module], our_class: Type[Module], *args: Any, seed: int = 0, **kwargs: Any) -> Tuple[Module, Module]:
+    """Build ``reference_class(*args, **kwargs)`` and ours after the same ``torch.manual_seed``;
+    assert they hold the same parameters (this tests the initialisation)."""
+    torch.manual_seed(seed)
+    reference = reference_class(*args, **kwargs)
+    torch.manual_seed(seed)
+    ours = our_class(*args, **kwargs)
+    assert_same_parameters(ours, reference)
+    return reference, ours
+
+
+def assert_same_parameters(actual: Module, expected: Module) -> None:
+    """Same parameter names in the same order, with identical shapes, dtypes and values."""
+    actual_parameters = list(actual.named_parameters())
+    expected_parameters = list(expected.named_parameters())
+    assert [name for name, _ in actual_parameters] == [name for name, _ in expected_parameters]
+    for (name, a), (_, e) in zip(actual_parameters, expected_parameters):
+        assert a.shape == e.shape and a.dtype == e.dtype, f"{name}: {a.shape} {a.dtype} vs {e.shape} {e.dtype}"
+        assert torch.equal(a, e), f"{name} differs"
+
+
+def flatten_result(result: Any, path: str = "result") -> List[Tuple[str, Optional[Tensor]]]:
+    """``(path, tensor)`` for every tensor in a nest of tuples, lists and PackedSequences; the
+    paths name the container types, so comparing them compares the structure."""
+    if isinstance(result, PackedSequence):
+        return [(f"{path}.PackedSequence.{field}", getattr(result, field)) for field in result._fields]
+    if isinstance(result, (tuple, list)):
+        flat = []
+        for index, item in enumerate(result):
+            flat += flatten_result(item, f"{path}.{type(result).__name__}[{index}]")
+        return flat
+    assert result is None or isinstance(result, Tensor), f"{path}: unexpected {type(result).__name__}"
+    return [(path, result)]
+
+
+def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], what: str) -> None:
+    if expected is None:
+        assert actual is None, f"{what}: expected None"
+        return
+    assert actual is not None, f"{what}: missing"
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (
+        f"{what}: {actual.shape} {actual.dtype} vs {expected.shape} {expected.dtype}"
+    )
+    if expected.is_floating_point():
+        torch.testing.assert_close(actual, expected, **TOLERANCES[expected.dtype], msg=lambda m: f"{what}: {m}")
+    else:
+        assert torch.equal(actual, expected), f"{what}: {actual} vs {expected}"
+
+
+def forward_backward(module: Module, make_inputs: Callable[[], Inputs]) -> Tuple[List[Tuple[str, Optional[Tensor]]], Dict[str, Optional[Tensor]]]:
+    """Run ``module`` on fresh inputs, backpropagate a fixed random projection of every floating
+    output, and return the flattened outputs and the gradients of the input leaves and parameters."""
+    args, leaves = make_inputs()
+    outputs = flatten_result(module(*args))
+    weights = torch.Generator().manual_seed(1234)
+    loss = sum(
+        (tensor * torch.randn(tensor.shape, generator=weights, dtype=tensor.dtype)).sum()
+        for _, tensor in outputs
+        if tensor is not None and tensor.is_floating_point()
+    )
+    module.zero_grad(set_to_none=True)
+    loss.backward()
+    gradients = {f"grad of {name}": leaf.grad for name, leaf in leaves.items()}
+    gradients.update({f"grad of {name}": p.grad for name, p in module.named_parameters()})
+    return [(path, None if t is None else t.detach()) for path, t in outputs], gradients
+
+
+def assert_same_forward_backward(ours: Module, reference: Module, make_inputs: Callable[[], Inputs]) -> None:
+    """Outputs (structure and values) and all gradients of ``ours`` match ``reference``'s."""
+    expected_outputs, expected_gradients = forward_backward(reference, make_inputs)
+    actual_outputs, actual_gradients = forward_backward(ours, make_inputs)
+    assert [path for path, _ in actual_outputs] == [path for path, _ in expected_outputs]
+    for (path, actual), (_, expected) in zip(actual_outputs, expected_outputs):
+        assert_close(actual, expected, path)
+    assert actual_gradients.keys() == expected_gradients.keys()
+    for name, expected in expected_gradients.items():
+        assert_close(actual_gradients[name], expected, name)
+
+
+def raised_by(call: Callable[[], Any]) -> BaseException:
+    """The exception ``call()`` raises; fails the test if it returns."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - any exception is the subject under test
+        return error
+    raise AssertionError(f"{call} did not raise")
+
+
+def assert_same_error(reference_call: Callable[[], Any], our_call: Callable[[], Any], compare_message: bool = True) -> BaseException:
+    """Both calls raise the same exception type (and, unless told otherwise, the same message)."""
+    expected = raised_by(reference_call)
+    actual = raised_by(our_call)
+    assert type(actual) is type(expected), f"raised {type(actual).__name__}({actual}), nn raised {type(expected).__name__}({expected})"
+    if compare_message:
+        assert str(actual) == str(expected)
+    return actual
+
+
+def recorded_warnings(call: Callable[[], Any]) -> List[warnings.WarningMessage]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return list(caught)
+
+
+def leaf(generator: torch.Generator, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> Tensor:
+    """A random leaf tensor that requires grad, drawn from ``generator``."""
+    return torch.randn(tuple(shape), generator=generator, dtype=dtype).requires_grad_()
