@@ -36,18 +36,18 @@ const char* to_string(CpuCapability capability) {
 }
 
 template <typename scalar_t>
-void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args) {
-  TORCH_EXT_CPU_DISPATCH(lstm_layer_forward<scalar_t>, args);
+void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count) {
+  TORCH_EXT_CPU_DISPATCH(lstm_layer_forward<scalar_t>, directions, count);
 }
 
 template <typename scalar_t>
-void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args) {
-  TORCH_EXT_CPU_DISPATCH(lstm_layer_backward<scalar_t>, args);
+void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
+  TORCH_EXT_CPU_DISPATCH(lstm_layer_backward<scalar_t>, directions, count);
 }
 
-template void lstm_layer_forward<float>(const LstmForwardArgs<float>&);
-template void lstm_layer_forward<double>(const LstmForwardArgs<double>&);
-template void lstm_layer_backward<float>(const LstmBackwardArgs<float>&);
-template void lstm_layer_backward<double>(const LstmBackwardArgs<double>&);
+template void lstm_layer_forward<float>(const LstmForwardArgs<float>*, int64_t);
+template void lstm_layer_forward<double>(const LstmForwardArgs<double>*, int64_t);
+template void lstm_layer_backward<float>(const LstmBackwardArgs<float>*, int64_t);
+template void lstm_layer_backward<double>(const LstmBackwardArgs<double>*, int64_t);
 
 }  // namespace torch_ext::kernels

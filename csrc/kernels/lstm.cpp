@@ -1,29 +1,47 @@
 // LSTM layer, forward and backward over a whole sequence. The equations are in lstm.h.
 //
+// Both passes run in one parallel region per layer call (team.h): a team per direction, whose
+// threads split the hidden units in blocks of kPanelWidth. Per step, a thread multiplies the
+// previous state by its own panels of W_hh and runs the fused pointwise pass on its own units;
+// the team meets at one barrier per step (two with a projection). The whole-sequence products
+// (input projection; after the backward loop, dX, dW_ih, dW_hh, dW_hr) are BLAS calls across all
+// threads.
+//
 // This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
 #include "kernels/lstm.h"
 
 #include "kernels/gemm.h"
+#include "kernels/packed_matrix.h"
 #include "kernels/parallel.h"
+#include "kernels/team.h"
 #include "kernels/vec_math.h"
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace torch_ext::kernels {
 namespace CPU_CAPABILITY {
 namespace {
 
-// One row of the forward pointwise pass. `gates` holds x·W_ihᵀ + h·W_hhᵀ; with SaveForBackward it
-// is overwritten by the activated i, f, g, o. The new hidden value goes to `hidden` (and
-// `hidden_copy` when not null): the state buffer and the output row, or the projection's input.
+constexpr int64_t kGates = 4;
+
+// The hidden units [begin, end) a thread owns: whole panels of W_hh.
+Share unit_share(const Team& team, int64_t hidden_size) {
+  const Share blocks = team.share(panel_count(hidden_size));
+  return {blocks.begin * kPanelWidth, std::min(blocks.end * kPanelWidth, hidden_size)};
+}
+
+// Forward pointwise pass for units [begin, end) of one row. `gates` holds x·W_ihᵀ + h·W_hhᵀ; with
+// SaveForBackward it is overwritten by the activated i, f, g, o. The new hidden value goes to
+// `hidden` and, when not null, `hidden_copy`.
 template <bool SaveForBackward, typename scalar_t>
-void forward_row(int64_t hidden_size, const scalar_t* bias, scalar_t* gates, scalar_t* c_state,
-                 scalar_t* cell_saved, scalar_t* hidden, scalar_t* hidden_copy) {
+void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, scalar_t* gates,
+                 scalar_t* c_state, scalar_t* cell_saved, scalar_t* hidden,
+                 scalar_t* hidden_copy) {
   using V = Vec<scalar_t>;
-  const int64_t H = hidden_size;
-  for (int64_t j = 0; j < H; j += V::size()) {
-    const int64_t n = std::min<int64_t>(V::size(), H - j);
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t n = std::min<int64_t>(V::size(), end - j);
     const V i = sigmoid(load(gates + j, n) + load(bias + j, n));
     const V f = sigmoid(load(gates + H + j, n) + load(bias + H + j, n));
     const V g = tanh(load(gates + 2 * H + j, n) + load(bias + 2 * H + j, n));
@@ -45,19 +63,18 @@ void forward_row(int64_t hidden_size, const scalar_t* bias, scalar_t* gates, sca
   }
 }
 
-// One row of the backward pointwise pass: from the saved gates and cells and the incoming
-// dh (+ dy when not null) and dc, writes dG and replaces dc by dc_{t-1}. With `projection_in`
-// not null it also stores r_t = o ⊙ tanh(c_t), the projection's input, for dW_hr.
+// Backward pointwise pass for units [begin, end) of one row: from the saved gates and cells and
+// the incoming dh (+ dy when not null) and dc, writes dG and replaces dc by dc_{t-1}. With
+// `projection_in` not null it also stores r_t = o ⊙ tanh(c_t), the projection's input.
 template <typename scalar_t>
-void backward_row(int64_t hidden_size, const scalar_t* gates, const scalar_t* cell,
-                  const scalar_t* cell_previous, const scalar_t* grad_hidden,
-                  const scalar_t* grad_output, scalar_t* grad_cell, scalar_t* grad_gates,
-                  scalar_t* projection_in) {
+void backward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* gates,
+                  const scalar_t* cell, const scalar_t* cell_previous,
+                  const scalar_t* grad_hidden, const scalar_t* grad_output, scalar_t* grad_cell,
+                  scalar_t* grad_gates, scalar_t* projection_in) {
   using V = Vec<scalar_t>;
-  const int64_t H = hidden_size;
   const V one(scalar_t(1));
-  for (int64_t j = 0; j < H; j += V::size()) {
-    const int64_t n = std::min<int64_t>(V::size(), H - j);
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t n = std::min<int64_t>(V::size(), end - j);
     const V i = load(gates + j, n);
     const V f = load(gates + H + j, n);
     const V g = load(gates + 2 * H + j, n);
@@ -79,52 +96,164 @@ void backward_row(int64_t hidden_size, const scalar_t* gates, const scalar_t* ce
   }
 }
 
+// Step t reads its previous state from the output block of step `step` for its first `rows` rows
+// (all rows that step also ran); its other rows start from h_0 (step is -1 for the first step).
+struct PreviousRows {
+  int64_t step = -1;
+  int64_t rows = 0;
+};
+
+PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool reverse) {
+  const int64_t step = reverse ? t + 1 : t - 1;
+  if (step < 0 || step >= seq.steps) {
+    return {};
+  }
+  return {step, std::min(seq.batch_size(t), seq.batch_size(step))};
+}
+
 template <bool SaveForBackward, typename scalar_t>
-void forward_impl(const LstmForwardArgs<scalar_t>& args) {
+void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) {
   const SequenceLayout& seq = args.sequence;
   const LstmSizes& sizes = args.sizes;
-  const LstmWeights<scalar_t>& w = args.weights;
   const int64_t H = sizes.hidden_size;
+  const int64_t P = sizes.proj_size;
   const int64_t R = sizes.state_size();
   const int64_t G = sizes.gate_size();
-  const bool projected = sizes.proj_size > 0;
 
-  // Input projection of every step at once.
-  gemm(Transpose::No, Transpose::Yes, seq.rows, G, sizes.input_size, scalar_t(1), args.input,
-       args.input_stride, w.w_ih, sizes.input_size, scalar_t(0), args.gates, G);
+  // W_hhᵀ (R × 4H, a group per gate) and, with a projection, W_hrᵀ (H × P).
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H);
+  const Share units = unit_share(team, H);
+  const Share projected = unit_share(team, P);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    w_hh.pack(gate, units.begin, units.end);
+  }
+  if (P > 0) {
+    w_hr.pack(0, projected.begin, projected.end);
+  }
 
-  for (int64_t position = 0; position < seq.steps; ++position) {
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     scalar_t* gates = args.gates + row0 * G;
     scalar_t* output = args.output + row0 * args.output_stride;
+    const PreviousRows previous = previous_rows(seq, t, args.reverse);
 
-    gemm(Transpose::No, Transpose::Yes, batch, G, R, scalar_t(1), args.h_state, R, w.w_hh, R,
-         scalar_t(1), gates, G);
-
-    for_each_row_block(batch, G, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) {
+    if (!units.empty()) {
+      // gates += h_{t-1} · W_hhᵀ for this thread's units, h_{t-1} read from the previous step's
+      // output rows, or from h_0 for rows that start here.
+      const scalar_t* previous_output =
+          previous.step >= 0 ? args.output + seq.offset(previous.step) * args.output_stride
+                             : nullptr;
+      for (int64_t gate = 0; gate < kGates; ++gate) {
+        scalar_t* gate_columns = gates + gate * H + units.begin;
+        w_hh.multiply(previous.rows, previous_output, args.output_stride, gate, units.begin,
+                      units.end, gate_columns, G, /*accumulate=*/true);
+        w_hh.multiply(batch - previous.rows, args.h0 + previous.rows * R, R, gate, units.begin,
+                      units.end, gate_columns + previous.rows * G, G, /*accumulate=*/true);
+      }
+      for (int64_t b = 0; b < batch; ++b) {
         scalar_t* cell_saved = SaveForBackward ? args.cells + (row0 + b) * H : nullptr;
-        if (projected) {
-          forward_row<SaveForBackward>(H, w.bias, gates + b * G, args.c_state + b * H,
-                                       cell_saved, args.projection_in + b * H,
+        if (P > 0) {
+          forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
+                                       gates + b * G, args.c_state + b * H, cell_saved,
+                                       args.projection_in + b * H,
                                        static_cast<scalar_t*>(nullptr));
         } else {
-          forward_row<SaveForBackward>(H, w.bias, gates + b * G, args.c_state + b * H,
-                                       cell_saved, args.h_state + b * H,
-                                       output + b * args.output_stride);
+          forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
+                                       gates + b * G, args.c_state + b * H, cell_saved,
+                                       args.h_state + b * R, output + b * args.output_stride);
         }
       }
-    });
+    }
 
-    if (projected) {
-      gemm(Transpose::No, Transpose::Yes, batch, R, H, scalar_t(1), args.projection_in, H, w.w_hr,
-           H, scalar_t(0), output, args.output_stride);
-      for (int64_t b = 0; b < batch; ++b) {
-        std::memcpy(args.h_state + b * R, output + b * args.output_stride, R * sizeof(scalar_t));
+    if (P > 0) {
+      team.sync();  // r_t complete
+      if (!projected.empty()) {
+        w_hr.multiply(batch, args.projection_in, H, 0, projected.begin, projected.end,
+                      output + projected.begin, args.output_stride, /*accumulate=*/false);
+        for (int64_t b = 0; b < batch; ++b) {
+          std::memcpy(args.h_state + b * R + projected.begin,
+                      output + b * args.output_stride + projected.begin,
+                      (projected.end - projected.begin) * sizeof(scalar_t));
+        }
       }
     }
+    team.sync();  // h_t complete
+  }
+}
+
+template <typename scalar_t>
+void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team) {
+  const SequenceLayout& seq = args.sequence;
+  const LstmSizes& sizes = args.sizes;
+  const int64_t H = sizes.hidden_size;
+  const int64_t P = sizes.proj_size;
+  const int64_t R = sizes.state_size();
+  const int64_t G = sizes.gate_size();
+
+  // W_hh (4H × R) for dh_{t-1} = dG · W_hh, split by state columns; with a projection, W_hr
+  // (P × H) for dr = dh · W_hr, split by hidden units.
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  const Share units = unit_share(team, H);
+  const Share states = P > 0 ? unit_share(team, P) : units;
+  w_hh.pack(0, states.begin, states.end);
+  if (P > 0) {
+    w_hr.pack(0, units.begin, units.end);
+  }
+
+  // Back through time: the reverse of the order the forward pass took.
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, !args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    const scalar_t* grad_output =
+        args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
+    scalar_t* grad_gates = args.grad_gates + row0 * G;
+
+    const auto cell_previous = [&](int64_t b) {
+      const int64_t previous = seq.previous_step(t, b, args.reverse);
+      return previous >= 0 ? args.cells + (seq.offset(previous) + b) * H : args.c0 + b * H;
+    };
+
+    if (P > 0) {
+      // dh_t = dy_t + dh carried (this thread's state columns), kept for dW_hr.
+      scalar_t* grad_h_rows = args.grad_h_rows + row0 * P;
+      for (int64_t b = 0; b < batch; ++b) {
+        for (int64_t j = states.begin; j < states.end; ++j) {
+          grad_h_rows[b * P + j] =
+              args.grad_h_state[b * P + j] +
+              (grad_output != nullptr ? grad_output[b * args.grad_output_stride + j]
+                                      : scalar_t(0));
+        }
+      }
+      team.sync();  // dh_t complete
+      // dr = dh_t · W_hr for this thread's units, then the pointwise pass on them.
+      w_hr.multiply(batch, grad_h_rows, P, 0, units.begin, units.end,
+                    args.grad_projection_in + units.begin, H, /*accumulate=*/false);
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t row = row0 + b;
+        backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
+                     cell_previous(b), args.grad_projection_in + b * H,
+                     static_cast<const scalar_t*>(nullptr), args.grad_c_state + b * H,
+                     grad_gates + b * G, args.projection_in + row * H);
+      }
+    } else {
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t row = row0 + b;
+        backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
+                     cell_previous(b), args.grad_h_state + b * R,
+                     grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr,
+                     args.grad_c_state + b * H, grad_gates + b * G,
+                     static_cast<scalar_t*>(nullptr));
+      }
+    }
+    team.sync();  // dG_t complete
+    // dh_{t-1} = dG_t · W_hh for this thread's state columns: the next step reads only those.
+    w_hh.multiply(batch, grad_gates, G, 0, states.begin, states.end,
+                  args.grad_h_state + states.begin, R, /*accumulate=*/false);
   }
 }
 
@@ -163,81 +292,15 @@ void grad_weight_hh(const LstmBackwardArgs<scalar_t>& args) {
        args.previous_h, R, scalar_t(0), args.grad_w_hh, R);
 }
 
-}  // namespace
-
+// The whole-sequence products after the backward loop.
 template <typename scalar_t>
-void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args) {
-  if (args.cells != nullptr) {
-    forward_impl<true>(args);
-  } else {
-    forward_impl<false>(args);
-  }
-}
-
-template <typename scalar_t>
-void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args) {
+void backward_products(const LstmBackwardArgs<scalar_t>& args) {
   const SequenceLayout& seq = args.sequence;
   const LstmSizes& sizes = args.sizes;
-  const LstmWeights<scalar_t>& w = args.weights;
-  const int64_t H = sizes.hidden_size;
-  const int64_t P = sizes.proj_size;
-  const int64_t R = sizes.state_size();
   const int64_t G = sizes.gate_size();
-  const bool projected = P > 0;
-
-  // Back through time: the reverse of the order the forward pass took.
-  for (int64_t position = 0; position < seq.steps; ++position) {
-    const int64_t t = seq.step_at(position, !args.reverse);
-    const int64_t batch = seq.batch_size(t);
-    const int64_t row0 = seq.offset(t);
-    const scalar_t* grad_output =
-        args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
-
-    if (projected) {
-      // dh_t = dy_t + dh carried; dr = dh_t · W_hr.
-      scalar_t* grad_h_rows = args.grad_h_rows + row0 * P;
-      for (int64_t b = 0; b < batch; ++b) {
-        for (int64_t j = 0; j < P; ++j) {
-          grad_h_rows[b * P + j] =
-              args.grad_h_state[b * P + j] +
-              (grad_output != nullptr ? grad_output[b * args.grad_output_stride + j] : scalar_t(0));
-        }
-      }
-      gemm(Transpose::No, Transpose::No, batch, H, P, scalar_t(1), grad_h_rows, P, w.w_hr, H,
-           scalar_t(0), args.grad_projection_in, H);
-    }
-
-    for_each_row_block(batch, G, [&](int64_t begin, int64_t end) {
-      for (int64_t b = begin; b < end; ++b) {
-        const int64_t row = row0 + b;
-        const int64_t previous = seq.previous_step(t, b, args.reverse);
-        const scalar_t* cell_previous =
-            previous >= 0 ? args.cells + (seq.offset(previous) + b) * H : args.c0 + b * H;
-        if (projected) {
-          backward_row(H, args.gates + row * G, args.cells + row * H, cell_previous,
-                       args.grad_projection_in + b * H, static_cast<const scalar_t*>(nullptr),
-                       args.grad_c_state + b * H, args.grad_gates + row * G,
-                       args.projection_in + row * H);
-        } else {
-          backward_row(H, args.gates + row * G, args.cells + row * H, cell_previous,
-                       args.grad_h_state + b * R,
-                       grad_output != nullptr ? grad_output + b * args.grad_output_stride
-                                              : nullptr,
-                       args.grad_c_state + b * H, args.grad_gates + row * G,
-                       static_cast<scalar_t*>(nullptr));
-        }
-      }
-    });
-
-    // dh_{t-1} = dG · W_hh.
-    gemm(Transpose::No, Transpose::No, batch, R, G, scalar_t(1), args.grad_gates + row0 * G, G,
-         w.w_hh, R, scalar_t(0), args.grad_h_state, R);
-  }
-
-  // The weight and input gradients, each one GEMM over every row of the sequence.
   if (args.grad_input != nullptr) {
     gemm(Transpose::No, Transpose::No, seq.rows, sizes.input_size, G, scalar_t(1),
-         args.grad_gates, G, w.w_ih, sizes.input_size,
+         args.grad_gates, G, args.weights.w_ih, sizes.input_size,
          args.accumulate_grad_input ? scalar_t(1) : scalar_t(0), args.grad_input,
          args.grad_input_stride);
   }
@@ -248,16 +311,56 @@ void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args) {
   if (args.grad_bias != nullptr) {
     sum_rows(args.grad_gates, seq.rows, G, args.grad_bias);
   }
-  if (projected) {
-    gemm(Transpose::Yes, Transpose::No, P, H, seq.rows, scalar_t(1), args.grad_h_rows, P,
-         args.projection_in, H, scalar_t(0), args.grad_w_hr, H);
+  if (sizes.proj_size > 0) {
+    gemm(Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, seq.rows,
+         scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in, sizes.hidden_size,
+         scalar_t(0), args.grad_w_hr, sizes.hidden_size);
   }
 }
 
-template void lstm_layer_forward<float>(const LstmForwardArgs<float>&);
-template void lstm_layer_forward<double>(const LstmForwardArgs<double>&);
-template void lstm_layer_backward<float>(const LstmBackwardArgs<float>&);
-template void lstm_layer_backward<double>(const LstmBackwardArgs<double>&);
+template <typename Args>
+int64_t team_size_for(const Args& args) {
+  const LstmSizes& sizes = args.sizes;
+  const int64_t flops = 2 * args.sequence.batch * sizes.gate_size() * sizes.state_size();
+  return useful_team_size(flops, panel_count(sizes.hidden_size));
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    const LstmForwardArgs<scalar_t>& args = directions[d];
+    // The input projection of every step at once.
+    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.gate_size(),
+         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
+         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
+  }
+  const bool save = directions[0].cells != nullptr;
+  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    const LstmForwardArgs<scalar_t>& args = directions[team.index()];
+    if (save) {
+      forward_direction<true>(args, team);
+    } else {
+      forward_direction<false>(args, team);
+    }
+  });
+}
+
+template <typename scalar_t>
+void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
+  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    backward_direction(directions[team.index()], team);
+  });
+  for (int64_t d = 0; d < count; ++d) {
+    backward_products(directions[d]);
+  }
+}
+
+template void lstm_layer_forward<float>(const LstmForwardArgs<float>*, int64_t);
+template void lstm_layer_forward<double>(const LstmForwardArgs<double>*, int64_t);
+template void lstm_layer_backward<float>(const LstmBackwardArgs<float>*, int64_t);
+template void lstm_layer_backward<double>(const LstmBackwardArgs<double>*, int64_t);
 
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

@@ -61,8 +61,9 @@ struct LstmForwardArgs {
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart (a bidirectional layer
   int64_t output_stride = 0;   // interleaves both directions' outputs)
-  scalar_t* h_state = nullptr;  // [B, R]: holds h_0 on entry, h_n on return
-  scalar_t* c_state = nullptr;  // [B, H]: holds c_0 on entry, c_n on return
+  const scalar_t* h0 = nullptr;  // [B, R]
+  scalar_t* h_state = nullptr;   // [B, R]: h_n on return (each row's state after its last step)
+  scalar_t* c_state = nullptr;   // [B, H]: holds c_0 on entry, c_n on return
 
   // [N, 4H]. Scratch for the gate pre-activations; in training it returns the activated gates
   // i, f, g, o of every row, which backward reads.
@@ -112,20 +113,21 @@ struct LstmBackwardArgs {
   scalar_t* grad_projection_in = nullptr;  // [B, H], only with a projection
 };
 
-// The entry points: run the variant compiled for this CPU (dispatch.cpp).
+// The entry points: one or two directions of a layer (a bidirectional layer runs both at
+// once), in the variant compiled for this CPU (dispatch.cpp).
 template <typename scalar_t>
-void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args);
+void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count);
 
 template <typename scalar_t>
-void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args);
+void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count);
 
 // The per-capability implementations, called by the dispatching entry points above.
-#define TORCH_EXT_DECLARE_LSTM_KERNELS(capability)                               \
-  namespace capability {                                                         \
-  template <typename scalar_t>                                                   \
-  void lstm_layer_forward(const LstmForwardArgs<scalar_t>& args);                \
-  template <typename scalar_t>                                                   \
-  void lstm_layer_backward(const LstmBackwardArgs<scalar_t>& args);              \
+#define TORCH_EXT_DECLARE_LSTM_KERNELS(capability)                                          \
+  namespace capability {                                                                    \
+  template <typename scalar_t>                                                              \
+  void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count);      \
+  template <typename scalar_t>                                                              \
+  void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count);    \
   }
 TORCH_EXT_DECLARE_LSTM_KERNELS(DEFAULT)
 TORCH_EXT_DECLARE_LSTM_KERNELS(AVX2)

@@ -95,36 +95,42 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   const int64_t B = shape.batch.expect_int();
 
   const at::Tensor x = input.contiguous();
+  const at::Tensor h0 = hx.contiguous();
   const auto options = input.options();
   at::Tensor output = at::empty_symint(output_sizes(input, shape), options);
-  at::Tensor hy = hx.clone(at::MemoryFormat::Contiguous);
+  at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
-  // Inference reuses one scratch for both directions; training keeps each direction's gates.
-  at::Tensor gates = at::empty({training ? D : 1, N, G}, options);
+  // The directions run at once: each has its own workspaces.
+  at::Tensor gates = at::empty({D, N, G}, options);
   at::Tensor cells = training ? at::empty({D, N, H}, options) : at::empty({0}, options);
   at::Tensor projection_in =
-      shape.layout.projected ? at::empty({B, H}, options) : at::empty({0}, options);
+      shape.layout.projected ? at::empty({D, B, H}, options) : at::empty({0}, options);
 
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::lstm_layer", [&] {
+    std::vector<LstmDirectionTensors> weights;
+    std::vector<kernels::LstmForwardArgs<scalar_t>> directions(static_cast<size_t>(D));
+    weights.reserve(static_cast<size_t>(D));
     for (int64_t direction = 0; direction < D; ++direction) {
-      const LstmDirectionTensors weights(direction_params(params, shape.layout, 0, direction), G);
-      kernels::LstmForwardArgs<scalar_t> args;
+      weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
+      kernels::LstmForwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
       args.sequence = sequence;
       args.sizes = sizes;
-      args.weights = weights.weights<scalar_t>();
+      args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * R;
       args.output_stride = D * R;
+      args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * R;
       args.c_state = cy.mutable_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = gates.mutable_data_ptr<scalar_t>() + (training ? direction * N * G : 0);
+      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * N * G;
       args.cells = training ? cells.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
-      args.projection_in =
-          shape.layout.projected ? projection_in.mutable_data_ptr<scalar_t>() : nullptr;
-      kernels::lstm_layer_forward(args);
+      args.projection_in = shape.layout.projected
+                               ? projection_in.mutable_data_ptr<scalar_t>() + direction * B * H
+                               : nullptr;
     }
+    kernels::lstm_layer_forward(directions.data(), D);
   });
   if (!training) {
     gates = at::empty({0}, options);
@@ -222,26 +228,30 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   at::Tensor grad_input =
       need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
 
+  // The directions run at once: each has its own workspaces.
+  at::Tensor grad_gates = at::empty({D, N, G}, options);
+  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, R}, options);
+  at::Tensor grad_h_rows = P > 0 ? at::empty({D, N, P}, options) : at::empty({0}, options);
+  at::Tensor projection_in = P > 0 ? at::empty({D, N, H}, options) : at::empty({0}, options);
+  at::Tensor grad_projection_in = P > 0 ? at::empty({D, B, H}, options) : at::empty({0}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
-  at::Tensor grad_gates = at::empty({N, G}, options);
-  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({N, R}, options);
-  at::Tensor grad_h_rows = P > 0 ? at::empty({N, P}, options) : at::empty({0}, options);
-  at::Tensor projection_in = P > 0 ? at::empty({N, H}, options) : at::empty({0}, options);
-  at::Tensor grad_projection_in = P > 0 ? at::empty({B, H}, options) : at::empty({0}, options);
 
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::_lstm_layer_backward", [&] {
+    std::vector<LstmDirectionTensors> weights;
+    std::vector<kernels::LstmBackwardArgs<scalar_t>> directions(static_cast<size_t>(D));
+    weights.reserve(static_cast<size_t>(D));
     for (int64_t direction = 0; direction < D; ++direction) {
-      const LstmDirectionTensors weights(direction_params(params, shape.layout, 0, direction), G);
-      at::Tensor grad_w_ih = at::empty({G, I}, options);
-      at::Tensor grad_w_hh = at::empty({G, R}, options);
-      at::Tensor grad_bias = has_biases ? at::empty({G}, options) : at::Tensor();
-      at::Tensor grad_w_hr = P > 0 ? at::empty({P, H}, options) : at::Tensor();
+      weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
+      const at::Tensor grad_w_ih = at::empty({G, I}, options);
+      const at::Tensor grad_w_hh = at::empty({G, R}, options);
+      const at::Tensor grad_bias = has_biases ? at::empty({G}, options) : at::Tensor();
+      const at::Tensor grad_w_hr = P > 0 ? at::empty({P, H}, options) : at::Tensor();
 
-      kernels::LstmBackwardArgs<scalar_t> args;
+      kernels::LstmBackwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
       args.sequence = sequence;
       args.sizes = sizes;
-      args.weights = weights.weights<scalar_t>();
+      args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = I;
@@ -262,24 +272,37 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>();
-      args.previous_h = sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>();
-      args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() : nullptr;
-      args.projection_in = P > 0 ? projection_in.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_projection_in = P > 0 ? grad_projection_in.mutable_data_ptr<scalar_t>() : nullptr;
-      kernels::lstm_layer_backward(args);
+      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * N * G;
+      args.previous_h =
+          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * N * R;
+      args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() + direction * N * P : nullptr;
+      args.projection_in =
+          P > 0 ? projection_in.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
+      args.grad_projection_in =
+          P > 0 ? grad_projection_in.mutable_data_ptr<scalar_t>() + direction * B * H : nullptr;
 
       grad_params.push_back(grad_w_ih);
       grad_params.push_back(grad_w_hh);
       if (has_biases) {
         grad_params.push_back(grad_bias);
-        grad_params.push_back(grad_bias.clone());
+      }
+      if (has_biases) {
+        grad_params.push_back(grad_bias);  // replaced by a copy once computed
       }
       if (P > 0) {
         grad_params.push_back(grad_w_hr);
       }
     }
+    kernels::lstm_layer_backward(directions.data(), D);
   });
+  if (has_biases) {
+    // b_ih and b_hh receive the same gradient; give each its own tensor.
+    const int64_t per_direction = shape.layout.per_direction();
+    for (int64_t direction = 0; direction < D; ++direction) {
+      at::Tensor& grad_b_hh = grad_params[static_cast<size_t>(direction * per_direction + 3)];
+      grad_b_hh = grad_b_hh.clone();
+    }
+  }
   return {grad_input, grad_hx, grad_cx, grad_params};
 }
 

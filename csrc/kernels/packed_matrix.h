@@ -1,0 +1,124 @@
+// A weight matrix laid out once per call for the per-step products of a recurrence.
+//
+// B is K × N with B(k, n) = source[k·stride_k + n·stride_n] (so W_hhᵀ and W_hh are both views of
+// the stored weight), its N columns in `groups` groups of `group_size` (one group per gate). The
+// columns of each group are cut into panels of kPanelWidth; a panel is stored as a contiguous
+// K × width block, the layout ATen's batch-reduce GEMM (at::native::cpublas::brgemm, oneDNN's
+// ukernel) runs at the CPU's peak on. The thread that owns a range of hidden units packs the
+// panels it will multiply by, so they land in its own cache. float only; double keeps the
+// stored weight and multiplies through BLAS.
+//
+// Included only by kernel files (compiled once per CPU capability).
+#pragma once
+
+#include "kernels/gemm.h"
+
+#include <ATen/native/CPUBlas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+
+// Hidden units are handed out to threads in blocks of this many (one panel per gate).
+constexpr int64_t kPanelWidth = 32;
+
+inline int64_t panel_count(int64_t columns) {
+  return (columns + kPanelWidth - 1) / kPanelWidth;
+}
+
+template <typename scalar_t>
+class PackedMatrix {
+ public:
+  static constexpr bool kPacked = std::is_same_v<scalar_t, float>;
+
+  PackedMatrix(const scalar_t* source, int64_t depth, int64_t groups, int64_t group_size,
+               int64_t stride_k, int64_t stride_n)
+      : source_(source),
+        depth_(depth),
+        group_size_(group_size),
+        panels_per_group_(panel_count(group_size)),
+        stride_k_(stride_k),
+        stride_n_(stride_n) {
+    if constexpr (kPacked) {
+      storage_.resize(static_cast<size_t>(groups * panels_per_group_ * depth * kPanelWidth));
+    }
+  }
+
+  int64_t group_size() const { return group_size_; }
+
+  // Lays out the panels holding columns [begin, end) of `group`; begin is a multiple of
+  // kPanelWidth (end may be the group's end).
+  void pack(int64_t group, int64_t begin, int64_t end) {
+    if constexpr (kPacked) {
+      for (int64_t column = begin; column < end; column += kPanelWidth) {
+        const int64_t width = std::min(kPanelWidth, group_size_ - column);
+        scalar_t* panel = panel_data(group, column);
+        const scalar_t* first = source_ + (group * group_size_ + column) * stride_n_;
+        for (int64_t k = 0; k < depth_; ++k) {
+          const scalar_t* row = first + k * stride_k_;
+          for (int64_t n = 0; n < width; ++n) {
+            panel[k * width + n] = row[n * stride_n_];
+          }
+        }
+      }
+    }
+  }
+
+  // C[rows, 0 : end-begin] (+)= A[rows, K] · B[:, columns begin..end of `group`].
+  void multiply(int64_t rows, const scalar_t* a, int64_t lda, int64_t group, int64_t begin,
+                int64_t end, scalar_t* c, int64_t ldc, bool accumulate) const {
+    if (rows <= 0 || end <= begin) {
+      return;
+    }
+    if (depth_ == 0) {
+      if (!accumulate) {
+        for (int64_t m = 0; m < rows; ++m) {
+          std::fill(c + m * ldc, c + m * ldc + (end - begin), scalar_t(0));
+        }
+      }
+      return;
+    }
+    if constexpr (kPacked) {
+      for (int64_t column = begin; column < end; column += kPanelWidth) {
+        const int64_t width = std::min(kPanelWidth, group_size_ - column);
+        at::native::cpublas::brgemm(rows, width, depth_, lda, width, ldc, accumulate, a,
+                                    panel_data(group, column), c + (column - begin),
+                                    /*is_vnni=*/false);
+      }
+    } else {
+      // B's columns begin..end as a strided matrix: row-major when stride_n is 1, else the
+      // transpose of a row-major matrix with rows stride_n apart.
+      const scalar_t* b = source_ + (group * group_size_ + begin) * stride_n_;
+      const bool row_major = stride_n_ == 1;
+      gemm(Transpose::No, row_major ? Transpose::No : Transpose::Yes, rows, end - begin, depth_,
+           scalar_t(1), a, lda, b, row_major ? stride_k_ : stride_n_,
+           accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
+    }
+  }
+
+ private:
+  scalar_t* panel_data(int64_t group, int64_t column) {
+    return storage_.data() + panel_offset(group, column);
+  }
+  const scalar_t* panel_data(int64_t group, int64_t column) const {
+    return storage_.data() + panel_offset(group, column);
+  }
+  int64_t panel_offset(int64_t group, int64_t column) const {
+    return (group * panels_per_group_ + column / kPanelWidth) * depth_ * kPanelWidth;
+  }
+
+  const scalar_t* source_;
+  int64_t depth_;
+  int64_t group_size_;
+  int64_t panels_per_group_;
+  int64_t stride_k_;
+  int64_t stride_n_;
+  std::vector<scalar_t> storage_;
+};
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels
