@@ -5,10 +5,18 @@
 // stands. Underneath, one op per layer runs a whole sequence in one or both directions as ONE
 // autograd node; its forward and backward halves are ops of their own (leading underscore), so
 // that torch.compile and torch.export see the backward through the autograd kernel.
+#include "kernels/dispatch.h"
+
 #include <torch/library.h>
+
+#include <string>
 
 TORCH_LIBRARY(torch_ext, m) {
   const std::vector<at::Tag> tags{at::Tag::pt2_compliant_tag};
+
+  // Which compiled variant of the kernels this process runs: DEFAULT, AVX2 or AVX512.
+  m.def("_cpu_capability() -> str",
+        [] { return std::string(torch_ext::kernels::to_string(torch_ext::kernels::cpu_capability())); });
 
   // --- LSTM ---------------------------------------------------------------------------------------
   m.def(
