@@ -18,9 +18,13 @@ TOLERANCES = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(ato
 # What a test feeds both modules: the call's positional arguments, and the leaf tensors whose
 # gradients are compared.
 Inputs = Tuple[Tuple[Any, ...], Dict[str, Tensor]]
+# Every tensor of a module's result, with a path that names where it sits.
+FlatResult = List[Tuple[str, Optional[Tensor]]]
 
 
-def build_pair(reference_class: Type[Module], our_class: Type[Module], *args: Any, seed: int = 0, **kwargs: Any) -> Tuple[Module, Module]:
+def build_pair(
+    reference_class: Type[Module], our_class: Type[Module], *args: Any, seed: int = 0, **kwargs: Any
+) -> Tuple[Module, Module]:
     """Build ``reference_class(*args, **kwargs)`` and ours after the same ``torch.manual_seed``;
     assert they hold the same parameters (this tests the initialisation)."""
     torch.manual_seed(seed)
@@ -37,11 +41,11 @@ def assert_same_parameters(actual: Module, expected: Module) -> None:
     expected_parameters = list(expected.named_parameters())
     assert [name for name, _ in actual_parameters] == [name for name, _ in expected_parameters]
     for (name, a), (_, e) in zip(actual_parameters, expected_parameters):
-        assert a.shape == e.shape and a.dtype == e.dtype, f"{name}: {a.shape} {a.dtype} vs {e.shape} {e.dtype}"
+        assert (a.shape, a.dtype) == (e.shape, e.dtype), f"{name}: {a.shape} {a.dtype} vs {e.shape} {e.dtype}"
         assert torch.equal(a, e), f"{name} differs"
 
 
-def flatten_result(result: Any, path: str = "result") -> List[Tuple[str, Optional[Tensor]]]:
+def flatten_result(result: Any, path: str = "result") -> FlatResult:
     """``(path, tensor)`` for every tensor in a nest of tuples, lists and PackedSequences; the
     paths name the container types, so comparing them compares the structure."""
     if isinstance(result, PackedSequence):
@@ -64,12 +68,15 @@ def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], what: str
         f"{what}: {actual.shape} {actual.dtype} vs {expected.shape} {expected.dtype}"
     )
     if expected.is_floating_point():
-        torch.testing.assert_close(actual, expected, **TOLERANCES[expected.dtype], msg=lambda m: f"{what}: {m}")
+        tolerance = TOLERANCES[expected.dtype]
+        torch.testing.assert_close(actual, expected, **tolerance, msg=lambda m: f"{what}: {m}")
     else:
         assert torch.equal(actual, expected), f"{what}: {actual} vs {expected}"
 
 
-def forward_backward(module: Module, make_inputs: Callable[[], Inputs]) -> Tuple[List[Tuple[str, Optional[Tensor]]], Dict[str, Optional[Tensor]]]:
+def forward_backward(
+    module: Module, make_inputs: Callable[[], Inputs]
+) -> Tuple[FlatResult, Dict[str, Optional[Tensor]]]:
     """Run ``module`` on fresh inputs, backpropagate a fixed random projection of every floating
     output, and return the flattened outputs and the gradients of the input leaves and parameters."""
     args, leaves = make_inputs()
@@ -108,11 +115,15 @@ def raised_by(call: Callable[[], Any]) -> BaseException:
     raise AssertionError(f"{call} did not raise")
 
 
-def assert_same_error(reference_call: Callable[[], Any], our_call: Callable[[], Any], compare_message: bool = True) -> BaseException:
+def assert_same_error(
+    reference_call: Callable[[], Any], our_call: Callable[[], Any], compare_message: bool = True
+) -> BaseException:
     """Both calls raise the same exception type (and, unless told otherwise, the same message)."""
     expected = raised_by(reference_call)
     actual = raised_by(our_call)
-    assert type(actual) is type(expected), f"raised {type(actual).__name__}({actual}), nn raised {type(expected).__name__}({expected})"
+    assert type(actual) is type(expected), (
+        f"raised {type(actual).__name__}({actual}), nn raised {type(expected).__name__}({expected})"
+    )
     if compare_message:
         assert str(actual) == str(expected)
     return actual

@@ -184,7 +184,8 @@ class RNNBase(Module):
         return shapes
 
     def reset_parameters(self) -> None:
-        r"""Draw every parameter from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, :math:`k = 1 / \text{hidden\_size}`."""
+        r"""Draw every parameter from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`,
+        :math:`k = 1 / \text{hidden\_size}`, in registration order."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for parameter in self.parameters():
             init.uniform_(parameter, -bound, bound)
@@ -350,7 +351,9 @@ class RNNBase(Module):
 
     def _forward_padded(self, input: Tensor, hx: Optional[State]) -> Tuple[Tensor, State]:
         if input.dim() not in (2, 3):
-            raise ValueError(f"{self._name_in_errors}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+            raise ValueError(
+                f"{self._name_in_errors}: Expected input to be 2D or 3D, got {input.dim()}D instead"
+            )
         is_batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not is_batched:
@@ -575,6 +578,8 @@ class LSTM(RNNBase):
         self, input: PackedSequence, hx: Optional[Tuple[Tensor, Tensor]] = None
     ) -> Tuple[PackedSequence, Tuple[Tensor, Tensor]]: ...
 
-    def forward(self, input: Input, hx: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Input, Tuple[Tensor, Tensor]]:
+    def forward(
+        self, input: Input, hx: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tuple[Input, Tuple[Tensor, Tensor]]:
         """Run the LSTM over ``input`` from ``hx = (h_0, c_0)``; returns ``output, (h_n, c_n)``."""
         return super().forward(input, hx)

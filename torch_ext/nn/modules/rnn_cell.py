@@ -78,7 +78,8 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        r"""Draw every parameter from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, :math:`k = 1 / \text{hidden\_size}`."""
+        r"""Draw every parameter from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`,
+        :math:`k = 1 / \text{hidden\_size}`, in registration order."""
         bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for parameter in self.parameters():
             init.uniform_(parameter, -bound, bound)
@@ -110,7 +111,9 @@ class RNNCellBase(Module):
 
     def forward(self, input: Tensor, hx: Optional[State] = None) -> State:
         if input.dim() not in (1, 2):
-            raise ValueError(f"{self._name_in_errors}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+            raise ValueError(
+                f"{self._name_in_errors}: Expected input to be 1D or 2D, got {input.dim()}D instead"
+            )
         if hx is not None:
             self._check_state_dims(hx)
         is_batched = input.dim() == 2
@@ -215,12 +218,15 @@ class LSTMCell(RNNCellBase):
         for index, tensor in enumerate(hx):
             if tensor.dim() not in (1, 2):
                 raise ValueError(
-                    f"{self._name_in_errors}: Expected hx[{index}] to be 1D or 2D, got {tensor.dim()}D instead"
+                    f"{self._name_in_errors}: Expected hx[{index}] to be 1D or 2D, "
+                    f"got {tensor.dim()}D instead"
                 )
 
     def _run_cell(self, input: Tensor, hx: State) -> Tuple[Tensor, Tensor]:
         if not isinstance(hx, (tuple, list)):
-            raise TypeError(f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, not {type(hx).__name__}")
+            raise TypeError(
+                f"lstm_cell(): argument 'hx' (position 2) must be tuple of Tensors, not {type(hx).__name__}"
+            )
         return ops.lstm_cell(input, hx, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
     def forward(self, input: Tensor, hx: Optional[Tuple[Tensor, Tensor]] = None) -> Tuple[Tensor, Tensor]:
