@@ -456,12 +456,13 @@ std::tuple<at::Tensor, at::Tensor> lstm_cell(const at::Tensor& input, at::Tensor
     const at::Tensor& state = hx[i];
     const std::string name = "hx[" + std::to_string(i) + "]";
     check_floating_tensor(op, name.c_str(), state);
-    check_dim(op, name.c_str(), state, 2, "[batch, hidden_size]");
+    // ATen's order and words (a 1-D state fails reading its size(1), an IndexError, as there).
     TORCH_CHECK(input.sym_size(0) == state.sym_size(0), "Input batch size ", input.sym_size(0),
                 " doesn't match hidden", i, " batch size ", state.sym_size(0));
     TORCH_CHECK(state.sym_size(1) == w_hh.sym_size(1), "hidden", i,
                 " has inconsistent hidden_size: got ", state.sym_size(1), ", expected ",
                 w_hh.sym_size(1));
+    check_dim(op, name.c_str(), state, 2, "[batch, hidden_size]");
   }
   const bool has_ih = b_ih.has_value() && b_ih->defined();
   const bool has_hh = b_hh.has_value() && b_hh->defined();

@@ -238,11 +238,6 @@ def test_forward_errors_match_nn_type(make_args: Callable[[], Tuple[Any, ...]]) 
     assert_same_error(lambda: reference(*args), lambda: ours(*args), compare_message=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="op discrepancy: torch.lstm_cell reads a 1-D state's size(1) after its batch check and raises "
-    "IndexError; torch_ext::lstm_cell rejects states that are not 2-D up front with RuntimeError",
-)
 def test_batched_input_with_1d_states_of_batch_length_raises_like_nn() -> None:
     reference, ours = build_pair(nn.LSTMCell, torch_ext.LSTMCell, INPUT_SIZE, 4)
     args = (torch.randn(4, INPUT_SIZE), (torch.randn(4), torch.randn(4)))
