@@ -263,8 +263,10 @@ void expect_gradients_close(const std::vector<at::Tensor>& actual,
   ASSERT_EQ(actual.size(), expected.size());
   ASSERT_EQ(actual.size(), names.size());
   for (size_t k = 0; k < actual.size(); ++k) {
+    const at::Tensor& gradient = actual[k];
+    const at::Tensor& expected_gradient = expected[k];
     SCOPED_TRACE("gradient w.r.t. " + names[k]);
-    EXPECT_TENSORS_CLOSE(actual[k], expected[k]);
+    EXPECT_TENSORS_CLOSE(gradient, expected_gradient);
   }
 }
 
