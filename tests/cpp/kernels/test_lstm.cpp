@@ -422,21 +422,30 @@ INSTANTIATE_TEST_SUITE_P(Lstm, LstmThreads, ::testing::Values(at::kFloat, at::kD
 
 // --- lstm_layer: one layer, both directions, padded or packed ---------------------------------
 
+// The same configuration over a padded [steps, batch, ·] input and over a PackedSequence of
+// `lengths`.
+std::vector<LstmCase> padded_and_packed(const LstmConfig& cfg, int64_t steps, int64_t batch,
+                                        const std::vector<int64_t>& lengths) {
+  LstmCase padded;
+  padded.name = "padded";
+  padded.config = cfg;
+  padded.steps = steps;
+  padded.batch = batch;
+  LstmCase packed = padded;
+  packed.name = "packed";
+  packed.lengths = lengths;
+  return {padded, packed};
+}
+
 class LstmLayerNumerics : public ::testing::TestWithParam<at::ScalarType> {};
 
 TEST_P(LstmLayerNumerics, MatchesReference) {
-  for (const bool packed : {false, true}) {
-    SCOPED_TRACE(packed ? "packed" : "padded");
-    LstmCase problem;
-    problem.config = config(4, 9, 5, 1, true);
-    problem.steps = 3;
-    problem.batch = 4;
-    if (packed) {
-      problem.lengths = {3, 3, 2, 1};
-    }
+  for (const LstmCase& problem : padded_and_packed(config(4, 9, 5, 1, true), 3, 4, {3, 3, 2, 1})) {
+    SCOPED_TRACE(problem.name);
     const LstmInputs in = make_inputs(problem, GetParam(), /*requires_grad=*/true);
     const std::optional<at::Tensor> batch_sizes =
-        packed ? std::optional<at::Tensor>(batch_sizes_tensor(in.batch_sizes)) : std::nullopt;
+        problem.packed() ? std::optional<at::Tensor>(batch_sizes_tensor(in.batch_sizes))
+                         : std::nullopt;
     const LstmOutputs actual = torch_ext::lstm_layer(in.input, batch_sizes, in.h0, in.c0,
                                                      in.params, /*has_biases=*/true,
                                                      /*bidirectional=*/true);
@@ -451,15 +460,8 @@ INSTANTIATE_TEST_SUITE_P(Lstm, LstmLayerNumerics, ::testing::Values(at::kFloat, 
 // --- a projection to a single unit ---------------------------------------------------------------
 
 void expect_projection_to_one_unit_matches_reference(at::ScalarType dtype) {
-  for (const bool packed : {false, true}) {
-    SCOPED_TRACE(packed ? "packed" : "padded");
-    LstmCase problem;
-    problem.config = config(3, 5, 1, 2, true);
-    problem.steps = 3;
-    problem.batch = 2;
-    if (packed) {
-      problem.lengths = {3, 2, 1};
-    }
+  for (const LstmCase& problem : padded_and_packed(config(3, 5, 1, 2, true), 3, 2, {3, 2, 1})) {
+    SCOPED_TRACE(problem.name);
     const LstmInputs in = make_inputs(problem, dtype, /*requires_grad=*/true);
     expect_same_results(run_torch_ext(problem, in), run_reference(problem, in), in.leaves(),
                         leaf_names(problem.config));
