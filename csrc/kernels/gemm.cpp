@@ -38,6 +38,14 @@ void gemm_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
   if (m == 0 || n == 0) {
     return;
   }
+  // A stored matrix of one row never steps to a next row: any leading dimension reaches the same
+  // elements, but BLAS insists on at least the row length.
+  const auto normalized = [](int64_t ld, int64_t stored_rows, int64_t stored_cols) {
+    return stored_rows == 1 ? std::max(ld, stored_cols) : ld;
+  };
+  lda = transpose_a == Transpose::Yes ? normalized(lda, k, m) : normalized(lda, m, k);
+  ldb = transpose_b == Transpose::Yes ? normalized(ldb, n, k) : normalized(ldb, k, n);
+  ldc = normalized(ldc, m, n);
 #ifdef TORCH_EXT_HAVE_FORTRAN_BLAS
   // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: swap the operands and read
   // each row-major matrix as its column-major transpose.

@@ -5,6 +5,7 @@
 
 #include <ATen/core/grad_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
@@ -99,6 +100,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_autograd(
 
 TORCH_LIBRARY_IMPL(torch_ext, Autograd, m) {
   m.impl("lstm_layer", &lstm_layer_autograd);
+  // The halves are not differentiable themselves: differentiating through them (a double
+  // backward, or a direct call on tensors that require grad) raises rather than returning zeros.
+  m.impl("_lstm_layer_forward", torch::autograd::autogradNotImplementedFallback());
+  m.impl("_lstm_layer_backward", torch::autograd::autogradNotImplementedFallback());
 }
 
 }  // namespace torch_ext::ops

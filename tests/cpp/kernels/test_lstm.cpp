@@ -472,13 +472,10 @@ TEST(LstmProjectionToOneUnit, Float32) {
   expect_projection_to_one_unit_matches_reference(at::kFloat);
 }
 
-// KNOWN BUG (csrc/kernels/packed_matrix.h): in float64, which multiplies through BLAS instead of
-// packed panels, W_hhᵀ with one row (R = proj_size = 1) has stride_n = 1 and is taken for a
-// row-major matrix with leading dimension stride_k = 1 < N = hidden_size. MKL rejects the GEMM
-// ("Parameter 8 was incorrect on entry to DGEMM") and leaves the gates unchanged: wrong outputs
-// and gradients, no error. Enable (drop DISABLED_) once fixed; run it meanwhile with
-// --gtest_also_run_disabled_tests.
-TEST(LstmProjectionToOneUnit, DISABLED_Float64) {
+// float64 multiplies through BLAS: W_hhᵀ of one row (R = proj_size = 1) reaches it with a leading
+// dimension below the row length, which the GEMM wrapper must normalise (MKL would reject the call
+// and leave the gates unchanged).
+TEST(LstmProjectionToOneUnit, Float64) {
   expect_projection_to_one_unit_matches_reference(at::kDouble);
 }
 

@@ -474,12 +474,8 @@ TEST(OpsLstmBehaviour, OneAutogradNodePerLayer) {
 }
 
 // Gradients of gradients (create_graph=true) are either right or refused: never silently zero.
-// KNOWN BUG: the layer op's backward (_lstm_layer_backward) has no autograd kernel, so the
-// gradients it returns are cut off from the graph (ATen only warns "an autograd kernel was not
-// registered ... silently incorrect behavior"), and the second derivative comes back as zeros.
-// Enable (drop DISABLED_) once double backward raises or is implemented; run it meanwhile with
-// --gtest_also_run_disabled_tests.
-TEST(OpsLstmBehaviour, DISABLED_DoubleBackwardIsRightOrRefused) {
+// (_lstm_layer_backward carries autograd's not-implemented kernel, so it raises.)
+TEST(OpsLstmBehaviour, DoubleBackwardIsRightOrRefused) {
   at::manual_seed(8);
   LstmConfig config;
   const std::vector<at::Tensor> params = make_lstm_params(config, at::kDouble, true);

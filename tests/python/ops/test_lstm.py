@@ -572,3 +572,28 @@ def test_long_sequence_memory_is_linear_in_length():
     small, large = peak_kib(5_000), peak_kib(20_000)
     # 4x the steps: about 4x the memory (the saved gates, cells and outputs), never quadratic.
     assert large < 6 * max(small, 1024), (small, large)
+
+
+def test_projection_to_a_single_unit_in_float64():
+    """W_hhᵀ of one row reaches BLAS with a leading dimension below the row length."""
+    torch.manual_seed(16)
+    params = lstm_flat_params(3, 5, 1, True, True, proj_size=1)
+    x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    hx = [torch.randn(2, 2, 1, dtype=torch.float64), torch.randn(2, 2, 5, dtype=torch.float64)]
+    args = (True, 1, 0.0, False, True, False)
+    compare_with_gradients(
+        lambda x, *p: ops.lstm.input(x, hx, list(p), *args),
+        lambda x, *p: torch.lstm(x, hx, list(p), *args),
+        [x, *params],
+    )
+
+
+def test_double_backward_raises_instead_of_returning_zeros():
+    torch.manual_seed(17)
+    params = lstm_flat_params(3, 5)
+    x = torch.randn(3, 2, 3, dtype=torch.float64, requires_grad=True)
+    hx = [torch.zeros(1, 2, 5, dtype=torch.float64), torch.zeros(1, 2, 5, dtype=torch.float64)]
+    output = ops.lstm.input(x, hx, params, True, 1, 0.0, True, False, False)[0]
+    (grad_x,) = torch.autograd.grad(output.sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="derivative for torch_ext::_lstm_layer_backward is not implemented"):
+        torch.autograd.grad(grad_x.pow(2).sum(), params[0])
