@@ -13,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "kernels/packed_matrix.h"
 #include "kernels/parallel.h"
+#include "kernels/recurrence.h"
 #include "kernels/team.h"
 #include "kernels/vec_math.h"
 
@@ -25,12 +26,6 @@ namespace CPU_CAPABILITY {
 namespace {
 
 constexpr int64_t kGates = 4;
-
-// The hidden units [begin, end) a thread owns: whole panels of W_hh.
-Share unit_share(const Team& team, int64_t hidden_size) {
-  const Share blocks = team.share(panel_count(hidden_size));
-  return {blocks.begin * kPanelWidth, std::min(blocks.end * kPanelWidth, hidden_size)};
-}
 
 // Forward pointwise pass for units [begin, end) of one row. `gates` holds x·W_ihᵀ + h·W_hhᵀ; with
 // SaveForBackward it is overwritten by the activated i, f, g, o. The new hidden value goes to
@@ -96,21 +91,6 @@ void backward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* gates,
   }
 }
 
-// Step t reads its previous state from the output block of step `step` for its first `rows` rows
-// (all rows that step also ran); its other rows start from h_0 (step is -1 for the first step).
-struct PreviousRows {
-  int64_t step = -1;
-  int64_t rows = 0;
-};
-
-PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool reverse) {
-  const int64_t step = reverse ? t + 1 : t - 1;
-  if (step < 0 || step >= seq.steps) {
-    return {};
-  }
-  return {step, std::min(seq.batch_size(t), seq.batch_size(step))};
-}
-
 template <bool SaveForBackward, typename scalar_t>
 void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) {
   const SequenceLayout& seq = args.sequence;
@@ -125,6 +105,7 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H);
   const Share units = unit_share(team, H);
   const Share projected = unit_share(team, P);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, R};
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -138,20 +119,12 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
     const int64_t row0 = seq.offset(t);
     scalar_t* gates = args.gates + row0 * G;
     scalar_t* output = args.output + row0 * args.output_stride;
-    const PreviousRows previous = previous_rows(seq, t, args.reverse);
 
     if (!units.empty()) {
-      // gates += h_{t-1} · W_hhᵀ for this thread's units, h_{t-1} read from the previous step's
-      // output rows, or from h_0 for rows that start here.
-      const scalar_t* previous_output =
-          previous.step >= 0 ? args.output + seq.offset(previous.step) * args.output_stride
-                             : nullptr;
+      // gates += h_{t-1} · W_hhᵀ for this thread's units.
       for (int64_t gate = 0; gate < kGates; ++gate) {
-        scalar_t* gate_columns = gates + gate * H + units.begin;
-        w_hh.multiply(previous.rows, previous_output, args.output_stride, gate, units.begin,
-                      units.end, gate_columns, G, /*accumulate=*/true);
-        w_hh.multiply(batch - previous.rows, args.h0 + previous.rows * R, R, gate, units.begin,
-                      units.end, gate_columns + previous.rows * G, G, /*accumulate=*/true);
+        multiply_previous_state(w_hh, seq, t, args.reverse, states, gate, units.begin, units.end,
+                                gates + gate * H + units.begin, G, /*accumulate=*/true);
       }
       for (int64_t b = 0; b < batch; ++b) {
         scalar_t* cell_saved = SaveForBackward ? args.cells + (row0 + b) * H : nullptr;
@@ -198,8 +171,8 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1);
   PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1);
   const Share units = unit_share(team, H);
-  const Share states = P > 0 ? unit_share(team, P) : units;
-  w_hh.pack(0, states.begin, states.end);
+  const Share state_columns = P > 0 ? unit_share(team, P) : units;
+  w_hh.pack(0, state_columns.begin, state_columns.end);
   if (P > 0) {
     w_hr.pack(0, units.begin, units.end);
   }
@@ -222,7 +195,7 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
       // dh_t = dy_t + dh carried (this thread's state columns), kept for dW_hr.
       scalar_t* grad_h_rows = args.grad_h_rows + row0 * P;
       for (int64_t b = 0; b < batch; ++b) {
-        for (int64_t j = states.begin; j < states.end; ++j) {
+        for (int64_t j = state_columns.begin; j < state_columns.end; ++j) {
           grad_h_rows[b * P + j] =
               args.grad_h_state[b * P + j] +
               (grad_output != nullptr ? grad_output[b * args.grad_output_stride + j]
@@ -252,44 +225,9 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
     }
     team.sync();  // dG_t complete
     // dh_{t-1} = dG_t · W_hh for this thread's state columns: the next step reads only those.
-    w_hh.multiply(batch, grad_gates, G, 0, states.begin, states.end,
-                  args.grad_h_state + states.begin, R, /*accumulate=*/false);
+    w_hh.multiply(batch, grad_gates, G, 0, state_columns.begin, state_columns.end,
+                  args.grad_h_state + state_columns.begin, R, /*accumulate=*/false);
   }
-}
-
-// ∂L/∂W_hh = Σ_rows dG_rowᵀ · h_prev(row), h_prev being the state the row's step read.
-template <typename scalar_t>
-void grad_weight_hh(const LstmBackwardArgs<scalar_t>& args) {
-  const SequenceLayout& seq = args.sequence;
-  const int64_t R = args.sizes.state_size();
-  const int64_t G = args.sizes.gate_size();
-  const int64_t B = seq.batch;
-  if (seq.uniform) {
-    // Unpacked: the previous states of all steps but the first processed are the outputs of
-    // the neighbouring steps, one contiguous block of rows; the first processed step read h_0.
-    const int64_t later_rows = seq.rows - B;
-    const scalar_t* grad_later = args.grad_gates + (args.reverse ? 0 : B * G);
-    const scalar_t* previous = args.output + (args.reverse ? B * args.output_stride : 0);
-    const scalar_t* grad_first = args.grad_gates + (args.reverse ? later_rows * G : 0);
-    gemm(Transpose::Yes, Transpose::No, G, R, later_rows, scalar_t(1), grad_later, G, previous,
-         args.output_stride, scalar_t(0), args.grad_w_hh, R);
-    gemm(Transpose::Yes, Transpose::No, G, R, B, scalar_t(1), grad_first, G, args.h0, R,
-         scalar_t(1), args.grad_w_hh, R);
-    return;
-  }
-  // Packed: gather each row's previous state, then one GEMM.
-  for (int64_t t = 0; t < seq.steps; ++t) {
-    const int64_t row0 = seq.offset(t);
-    for (int64_t b = 0; b < seq.batch_size(t); ++b) {
-      const int64_t previous = seq.previous_step(t, b, args.reverse);
-      const scalar_t* source = previous >= 0
-                                   ? args.output + (seq.offset(previous) + b) * args.output_stride
-                                   : args.h0 + b * R;
-      std::memcpy(args.previous_h + (row0 + b) * R, source, R * sizeof(scalar_t));
-    }
-  }
-  gemm(Transpose::Yes, Transpose::No, G, R, seq.rows, scalar_t(1), args.grad_gates, G,
-       args.previous_h, R, scalar_t(0), args.grad_w_hh, R);
 }
 
 // The whole-sequence products after the backward loop.
@@ -307,9 +245,12 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args) {
   gemm(Transpose::Yes, Transpose::No, G, sizes.input_size, seq.rows, scalar_t(1),
        args.grad_gates, G, args.input, args.input_stride, scalar_t(0), args.grad_w_ih,
        sizes.input_size);
-  grad_weight_hh(args);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0,
+                                     sizes.state_size()};
+  grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/false);
   if (args.grad_bias != nullptr) {
-    sum_rows(args.grad_gates, seq.rows, G, args.grad_bias);
+    sum_rows(args.grad_gates, seq.rows, G, G, args.grad_bias);
   }
   if (sizes.proj_size > 0) {
     gemm(Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, seq.rows,
@@ -320,9 +261,8 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args) {
 
 template <typename Args>
 int64_t team_size_for(const Args& args) {
-  const LstmSizes& sizes = args.sizes;
-  const int64_t flops = 2 * args.sequence.batch * sizes.gate_size() * sizes.state_size();
-  return useful_team_size(flops, panel_count(sizes.hidden_size));
+  return recurrence_team_size(args.sequence.batch, kGates, args.sizes.hidden_size,
+                              args.sizes.state_size());
 }
 
 }  // namespace

@@ -24,15 +24,19 @@ void for_each_row_block(int64_t rows, int64_t values_per_row, const Fn& fn) {
   at::parallel_for(0, rows, grain, fn);
 }
 
-// out[j] = Σ_rows matrix[row][j] for a row-major [rows, cols] matrix; threads split the columns.
+// out[j] (+)= Σ_rows matrix[row][j] for `cols` columns of a row-major matrix whose rows are `ld`
+// apart; threads split the columns.
 template <typename scalar_t>
-void sum_rows(const scalar_t* matrix, int64_t rows, int64_t cols, scalar_t* out) {
+void sum_rows(const scalar_t* matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
+              bool accumulate = false) {
   constexpr int64_t kColumnsPerTask = 256;
   at::parallel_for(0, cols, rows * kColumnsPerTask >= kValuesPerTask ? kColumnsPerTask : cols,
                    [&](int64_t col_begin, int64_t col_end) {
-                     std::fill(out + col_begin, out + col_end, scalar_t(0));
+                     if (!accumulate) {
+                       std::fill(out + col_begin, out + col_end, scalar_t(0));
+                     }
                      for (int64_t row = 0; row < rows; ++row) {
-                       const scalar_t* source = matrix + row * cols;
+                       const scalar_t* source = matrix + row * ld;
                        for (int64_t col = col_begin; col < col_end; ++col) {
                          out[col] += source[col];
                        }

@@ -1,0 +1,112 @@
+// What every recurrent cell's kernel shares: which hidden units a thread owns, where a step reads
+// its previous state, the per-step product with W_hh, and the weight gradient of W_hh.
+//
+// Included only by kernel files (compiled once per CPU capability).
+#pragma once
+
+#include "kernels/gemm.h"
+#include "kernels/packed_matrix.h"
+#include "kernels/sequence.h"
+#include "kernels/team.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+
+// The hidden units [begin, end) a thread owns: whole panels of W_hh.
+inline Share unit_share(const Team& team, int64_t hidden_size) {
+  const Share blocks = team.share(panel_count(hidden_size));
+  return {blocks.begin * kPanelWidth, std::min(blocks.end * kPanelWidth, hidden_size)};
+}
+
+// Threads worth a recurrence of G gates of H units over a state of R features and `batch` rows.
+inline int64_t recurrence_team_size(int64_t batch, int64_t gates, int64_t hidden_size,
+                                    int64_t state_size) {
+  return useful_team_size(2 * batch * gates * hidden_size * state_size, panel_count(hidden_size));
+}
+
+// Step t reads its previous state from the output block of step `step` for its first `rows` rows
+// (all rows that step also ran); its other rows start from h_0 (step is -1 for the first step).
+struct PreviousRows {
+  int64_t step = -1;
+  int64_t rows = 0;
+};
+
+inline PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool reverse) {
+  const int64_t step = reverse ? t + 1 : t - 1;
+  if (step < 0 || step >= seq.steps) {
+    return {};
+  }
+  return {step, std::min(seq.batch_size(t), seq.batch_size(step))};
+}
+
+// Where the states a layer's steps read live: its own output rows (h_t of every step, `stride`
+// apart) and h_0 ([B, R]).
+template <typename scalar_t>
+struct StateSource {
+  const scalar_t* output = nullptr;
+  int64_t stride = 0;
+  const scalar_t* h0 = nullptr;
+  int64_t state_size = 0;
+
+  // Row b of the state step t reads.
+  const scalar_t* previous(const SequenceLayout& seq, int64_t t, int64_t b, bool reverse) const {
+    const int64_t step = seq.previous_step(t, b, reverse);
+    return step >= 0 ? output + (seq.offset(step) + b) * stride : h0 + b * state_size;
+  }
+};
+
+// C[b, :] (+)= h_prev(b) · B[:, columns begin..end of `group`] for the rows b of step t, h_prev
+// read from the previous step's output rows, or from h_0 for rows that start at t.
+template <typename scalar_t>
+void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const SequenceLayout& seq,
+                             int64_t t, bool reverse, const StateSource<scalar_t>& states,
+                             int64_t group, int64_t begin, int64_t end, scalar_t* c, int64_t ldc,
+                             bool accumulate) {
+  const PreviousRows previous = previous_rows(seq, t, reverse);
+  if (previous.rows > 0) {
+    weight.multiply(previous.rows, states.output + seq.offset(previous.step) * states.stride,
+                    states.stride, group, begin, end, c, ldc, accumulate);
+  }
+  weight.multiply(seq.batch_size(t) - previous.rows, states.h0 + previous.rows * states.state_size,
+                  states.state_size, group, begin, end, c + previous.rows * ldc, ldc, accumulate);
+}
+
+// ∂L/∂W_hh[G·H, R] (+)= Σ_rows dG_rowᵀ · h_prev(row), dG with `grad_stride` between rows, over
+// `gate_rows` of its columns. Packed sequences gather each row's previous state into
+// `gather` ([N, R]) first; unpacked ones read the output rows in place.
+template <typename scalar_t>
+void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<scalar_t>& states,
+                    const scalar_t* grad_gates, int64_t grad_stride, int64_t gate_rows,
+                    scalar_t* gather, scalar_t* grad_w_hh, bool accumulate) {
+  const int64_t R = states.state_size;
+  const int64_t B = seq.batch;
+  const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
+  if (seq.uniform) {
+    // All steps but the first processed read the outputs of a neighbouring step, one contiguous
+    // block of rows; the first processed step read h_0.
+    const int64_t later_rows = seq.rows - B;
+    const scalar_t* grad_later = grad_gates + (reverse ? 0 : B * grad_stride);
+    const scalar_t* previous = states.output + (reverse ? B * states.stride : 0);
+    const scalar_t* grad_first = grad_gates + (reverse ? later_rows * grad_stride : 0);
+    gemm(Transpose::Yes, Transpose::No, gate_rows, R, later_rows, scalar_t(1), grad_later,
+         grad_stride, previous, states.stride, beta, grad_w_hh, R);
+    gemm(Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1), grad_first, grad_stride,
+         states.h0, R, scalar_t(1), grad_w_hh, R);
+    return;
+  }
+  for (int64_t t = 0; t < seq.steps; ++t) {
+    for (int64_t b = 0; b < seq.batch_size(t); ++b) {
+      std::memcpy(gather + (seq.offset(t) + b) * R, states.previous(seq, t, b, reverse),
+                  R * sizeof(scalar_t));
+    }
+  }
+  gemm(Transpose::Yes, Transpose::No, gate_rows, R, seq.rows, scalar_t(1), grad_gates,
+       grad_stride, gather, R, beta, grad_w_hh, R);
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels
