@@ -5,16 +5,13 @@
 
 #include "kernels/lstm.h"
 #include "ops/checks.h"
-#include "ops/sequence_rows.h"
+#include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/add.h>
-#include <ATen/ops/cat.h>
-#include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
-#include <ATen/ops/zeros_like.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
@@ -22,18 +19,6 @@ namespace torch_ext::ops {
 namespace {
 
 constexpr int64_t kLstmGates = 4;
-
-// The rows of a layer call: padded from the input's shape, or the checked batch_sizes.
-SequenceRows sequence_rows(const char* op, const at::Tensor& input,
-                           const std::optional<at::Tensor>& batch_sizes, int64_t batch) {
-  if (batch_sizes.has_value() && batch_sizes->defined()) {
-    std::vector<int64_t> sizes = checked_batch_sizes(op, *batch_sizes, input.size(0));
-    TORCH_CHECK(sizes.front() == batch, op, ": batch_sizes[0] = ", sizes.front(),
-                " but the hidden state holds ", batch, " sequences");
-    return SequenceRows::packed(std::move(sizes));
-  }
-  return SequenceRows::padded(input.size(0), input.size(1));
-}
 
 // Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias.
 struct LstmDirectionTensors {
@@ -60,7 +45,7 @@ struct LstmDirectionTensors {
   }
 };
 
-kernels::LstmSizes kernel_sizes(const LstmLayerShape& shape) {
+kernels::LstmSizes kernel_sizes(const LayerShape& shape) {
   kernels::LstmSizes sizes;
   sizes.input_size = shape.input_size.expect_int();
   sizes.hidden_size = shape.hidden_size.expect_int();
@@ -68,21 +53,12 @@ kernels::LstmSizes kernel_sizes(const LstmLayerShape& shape) {
   return sizes;
 }
 
-// Output shape: [T, B, D·R] for a padded input, [N, D·R] for packed data.
-std::vector<c10::SymInt> output_sizes(const at::Tensor& input, const LstmLayerShape& shape) {
-  const c10::SymInt width = shape.state_size * shape.layout.directions;
-  if (shape.packed) {
-    return {input.sym_size(0), width};
-  }
-  return {input.sym_size(0), input.sym_size(1), width};
-}
-
 // The layer's forward on the CPU; saves gates and cells when `training`.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu_impl(
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
     bool bidirectional, bool training) {
-  const LstmLayerShape shape =
+  const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   const kernels::LstmSizes sizes = kernel_sizes(shape);
   const int64_t D = shape.layout.directions;
@@ -97,7 +73,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = hx.contiguous();
   const auto options = input.options();
-  at::Tensor output = at::empty_symint(output_sizes(input, shape), options);
+  at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
   // The directions run at once: each has its own workspaces.
@@ -155,7 +131,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
 }
 
 // The saved tensors and incoming gradients handed to the backward op have the forward's shapes.
-void check_lstm_backward_args(const char* op, const LstmLayerShape& shape,
+void check_lstm_backward_args(const char* op, const LayerShape& shape,
                               const at::Tensor& input, const std::optional<at::Tensor>& grad_output,
                               const std::optional<at::Tensor>& grad_hy,
                               const std::optional<at::Tensor>& grad_cy, const at::Tensor& hx,
@@ -163,7 +139,7 @@ void check_lstm_backward_args(const char* op, const LstmLayerShape& shape,
                               const at::Tensor& gates, const at::Tensor& cells) {
   const int64_t D = shape.layout.directions;
   const c10::SymInt rows = shape.packed ? input.sym_size(0) : input.sym_size(0) * input.sym_size(1);
-  const std::vector<c10::SymInt> out_sizes = output_sizes(input, shape);
+  const std::vector<c10::SymInt> out_sizes = layer_output_sizes(input, shape);
   check_like(op, "output", output, "input", input);
   check_sizes(op, "output", output, out_sizes);
   check_like(op, "gates", gates, "input", input);
@@ -184,13 +160,6 @@ void check_lstm_backward_args(const char* op, const LstmLayerShape& shape,
   }
 }
 
-at::Tensor contiguous_or_zeros(const std::optional<at::Tensor>& tensor, const at::Tensor& like) {
-  if (tensor.has_value() && tensor->defined()) {
-    return tensor->clone(at::MemoryFormat::Contiguous);
-  }
-  return at::zeros_like(like, at::MemoryFormat::Contiguous);
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu(
     const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
     const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
@@ -198,7 +167,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
     const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
   const char* op = "torch_ext::_lstm_layer_backward";
-  const LstmLayerShape shape =
+  const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                            cells);
@@ -312,11 +281,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
     bool bidirectional, bool training) {
-  const LstmLayerShape shape =
+  const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   const auto options = input.options();
   const c10::SymInt D = shape.layout.directions;
-  at::Tensor output = at::empty_symint(output_sizes(input, shape), options);
+  at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty_symint(hx.sym_sizes(), options);
   at::Tensor cy = at::empty_symint(cx.sym_sizes(), options);
   if (!training) {
@@ -351,7 +320,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
     const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
   const char* op = "torch_ext::_lstm_layer_backward";
-  const LstmLayerShape shape =
+  const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                            cells);
@@ -368,61 +337,38 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
 
 // --- the public ops, composed of layer ops ---------------------------------------------------------
 
-// Runs num_layers layers over x ([T, B, I] or packed [N, I]), with dropout between layers.
+// num_layers layers over x ([T, B, I] or packed [N, I]) from hx = (h_0, c_0).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layers(
     const char* op, const at::Tensor& x, const std::optional<at::Tensor>& batch_sizes,
     at::TensorList hx, at::TensorList params, bool has_biases, int64_t num_layers, double dropout,
     bool train, bool bidirectional) {
   TORCH_CHECK(hx.size() == 2, "lstm expects two hidden states");
-  TORCH_CHECK(num_layers >= 1, op, ": expected num_layers >= 1, got ", num_layers);
-  TORCH_CHECK(dropout >= 0 && dropout <= 1, op, ": expected dropout in [0, 1], got ", dropout);
-  const at::Tensor& h0 = hx[0];
-  const at::Tensor& c0 = hx[1];
-  check_floating_tensor(op, "hx[0]", h0);
-  check_floating_tensor(op, "hx[1]", c0);
-  check_dim(op, "hx[0]", h0, 3, "[num_layers * num_directions, batch, hidden_size]");
-  check_dim(op, "hx[1]", c0, 3, "[num_layers * num_directions, batch, hidden_size]");
+  const std::vector<at::Tensor> states{hx[0], hx[1]};
+  check_states(op, states);
   RnnParamLayout layout;
   layout.gates = kLstmGates;
   layout.has_biases = has_biases;
   layout.num_layers = num_layers;
   layout.directions = bidirectional ? 2 : 1;
-  layout.projected = h0.sym_size(2) != c0.sym_size(2);
-  const c10::SymInt batch = batch_sizes.has_value() ? h0.sym_size(1) : x.sym_size(1);
-  check_like(op, "hx[0]", h0, "input", x);
-  check_like(op, "hx[1]", c0, "input", x);
-  check_sizes(op, "hx[0]", h0, {num_layers * layout.directions, batch, h0.sym_size(2)});
-  check_sizes(op, "hx[1]", c0, {num_layers * layout.directions, batch, c0.sym_size(2)});
-  check_rnn_params(op, params, layout, x, x.sym_size(-1), c0.sym_size(2), h0.sym_size(2));
-
-  std::vector<at::Tensor> hy;
-  std::vector<at::Tensor> cy;
-  at::Tensor layer_input = x;
-  for (int64_t layer = 0; layer < num_layers; ++layer) {
-    const int64_t directions = layout.directions;
-    const at::TensorList layer_params =
-        params.slice(layout.first(layer, 0), directions * layout.per_direction());
-    auto [output, layer_hy, layer_cy] = call_lstm_layer(
-        layer_input, batch_sizes, h0.narrow(0, layer * directions, directions),
-        c0.narrow(0, layer * directions, directions), layer_params, has_biases, bidirectional);
-    hy.push_back(layer_hy);
-    cy.push_back(layer_cy);
-    if (dropout > 0 && train && layer + 1 < num_layers) {
-      output = at::dropout(output, dropout, train);
-    }
-    layer_input = output;
-  }
-  return {layer_input, at::cat(hy, 0), at::cat(cy, 0)};
+  layout.projected = hx[0].sym_size(2) != hx[1].sym_size(2);
+  const std::vector<at::Tensor> results = run_layers(
+      op, x, batch_sizes.has_value(), states, params, layout, dropout, train, hx[0].sym_size(2),
+      hx[1].sym_size(2),
+      [&](const at::Tensor& input, const std::vector<at::Tensor>& layer_states,
+          at::TensorList layer_params) {
+        auto [output, hy, cy] = call_lstm_layer(input, batch_sizes, layer_states[0],
+                                                layer_states[1], layer_params, has_biases,
+                                                bidirectional);
+        return std::vector<at::Tensor>{output, hy, cy};
+      });
+  return {results[0], results[1], results[2]};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_input(
     const at::Tensor& input, at::TensorList hx, at::TensorList params, bool has_biases,
     int64_t num_layers, double dropout, bool train, bool bidirectional, bool batch_first) {
   const char* op = "torch_ext::lstm";
-  check_floating_tensor(op, "input", input);
-  check_dim(op, "input", input, 3,
-            batch_first ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]");
-  const at::Tensor x = batch_first ? input.transpose(0, 1) : input;
+  const at::Tensor x = time_major_input(op, input, batch_first);
   auto [output, hy, cy] = lstm_layers(op, x, std::nullopt, hx, params, has_biases, num_layers,
                                       dropout, train, bidirectional);
   return {batch_first ? output.transpose(0, 1) : output, hy, cy};
@@ -446,83 +392,28 @@ std::tuple<at::Tensor, at::Tensor> lstm_cell(const at::Tensor& input, at::Tensor
                                              const std::optional<at::Tensor>& b_hh) {
   const char* op = "torch_ext::lstm_cell";
   TORCH_CHECK(hx.size() == 2, "lstm_cell expects two hidden states");
-  check_floating_tensor(op, "input", input);
-  check_dim(op, "input", input, 2, "[batch, input_size]");
-  check_floating_tensor(op, "w_ih", w_ih);
-  check_dim(op, "w_ih", w_ih, 2, "[4 * hidden_size, input_size]");
-  TORCH_CHECK(input.sym_size(1) == w_ih.sym_size(1), "input has inconsistent input_size: got ",
-              input.sym_size(1), " expected ", w_ih.sym_size(1));
-  for (int64_t i = 0; i < 2; ++i) {
-    const at::Tensor& state = hx[i];
-    const std::string name = "hx[" + std::to_string(i) + "]";
-    check_floating_tensor(op, name.c_str(), state);
-    // ATen's order and words (a 1-D state fails reading its size(1), an IndexError, as there).
-    TORCH_CHECK(input.sym_size(0) == state.sym_size(0), "Input batch size ", input.sym_size(0),
-                " doesn't match hidden", i, " batch size ", state.sym_size(0));
-    TORCH_CHECK(state.sym_size(1) == w_hh.sym_size(1), "hidden", i,
-                " has inconsistent hidden_size: got ", state.sym_size(1), ", expected ",
-                w_hh.sym_size(1));
-    check_dim(op, name.c_str(), state, 2, "[batch, hidden_size]");
-  }
-  const bool has_ih = b_ih.has_value() && b_ih->defined();
-  const bool has_hh = b_hh.has_value() && b_hh->defined();
-  std::vector<at::Tensor> params{w_ih, w_hh};
-  if (has_ih || has_hh) {
-    const auto bias_or_zeros = [&](bool present, const std::optional<at::Tensor>& bias) {
-      return present ? *bias : at::zeros_symint({w_ih.sym_size(0)}, w_ih.options());
-    };
-    params.push_back(bias_or_zeros(has_ih, b_ih));
-    params.push_back(bias_or_zeros(has_hh, b_hh));
-  }
+  check_cell_input(op, input, w_ih, w_hh);
+  check_cell_state(op, input, hx[0], w_hh, 0);
+  check_cell_state(op, input, hx[1], w_hh, 1);
+  bool has_biases = false;
+  const std::vector<at::Tensor> params = cell_params(w_ih, w_hh, b_ih, b_hh, has_biases);
   auto [output, hy, cy] =
       call_lstm_layer(input.unsqueeze(0), std::nullopt, hx[0].unsqueeze(0), hx[1].unsqueeze(0),
-                      params, has_ih || has_hh, /*bidirectional=*/false);
+                      params, has_biases, /*bidirectional=*/false);
   return {hy.squeeze(0), cy.squeeze(0)};
 }
 
 }  // namespace
 
-LstmLayerShape check_lstm_layer(const char* op, const at::Tensor& input,
-                                const std::optional<at::Tensor>& batch_sizes,
-                                const at::Tensor& hx, const at::Tensor& cx, at::TensorList params,
-                                bool has_biases, bool bidirectional) {
-  LstmLayerShape shape;
-  shape.packed = batch_sizes.has_value() && batch_sizes->defined();
-  check_floating_tensor(op, "input", input);
-  if (shape.packed) {
-    check_dim(op, "input", input, 2, "[rows, input_size] (packed)");
-  } else {
-    check_dim(op, "input", input, 3, "[seq_len, batch, input_size]");
-    TORCH_CHECK(input.sym_size(0) > 0, op,
-                ": expected sequence length to be larger than 0, got input of shape ",
-                format_sizes(input.sym_sizes()));
-  }
-  check_floating_tensor(op, "hx", hx);
-  check_floating_tensor(op, "cx", cx);
-  check_dim(op, "hx", hx, 3, "[num_directions, batch, state_size]");
-  check_dim(op, "cx", cx, 3, "[num_directions, batch, hidden_size]");
-  check_like(op, "hx", hx, "input", input);
-  check_like(op, "cx", cx, "input", input);
-
-  RnnParamLayout& layout = shape.layout;
+LayerShape check_lstm_layer(const char* op, const at::Tensor& input,
+                            const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+                            const at::Tensor& cx, at::TensorList params, bool has_biases,
+                            bool bidirectional) {
+  RnnParamLayout layout;
   layout.gates = kLstmGates;
   layout.has_biases = has_biases;
-  layout.num_layers = 1;
   layout.directions = bidirectional ? 2 : 1;
-  RnnParamLayout projected_layout = layout;
-  projected_layout.projected = true;
-  layout.projected = static_cast<int64_t>(params.size()) == projected_layout.total();
-
-  shape.input_size = input.sym_size(-1);
-  shape.hidden_size = cx.sym_size(2);
-  shape.state_size = layout.projected ? hx.sym_size(2) : shape.hidden_size;
-  shape.batch = shape.packed ? hx.sym_size(1) : input.sym_size(1);
-  shape.rows = shape.packed ? input.sym_size(0) : input.sym_size(0) * input.sym_size(1);
-  check_sizes(op, "hx", hx, {layout.directions, shape.batch, shape.state_size});
-  check_sizes(op, "cx", cx, {layout.directions, shape.batch, shape.hidden_size});
-  check_rnn_params(op, params, layout, input, shape.input_size, shape.hidden_size,
-                   shape.state_size);
-  return shape;
+  return check_layer(op, input, batch_sizes, hx, &cx, params, layout, /*may_project=*/true);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> call_lstm_layer(

@@ -2,10 +2,9 @@
 // by its CPU and Meta kernels and by autograd) and the dispatcher handles the autograd kernel calls.
 #pragma once
 
-#include "ops/rnn_params.h"
+#include "ops/recurrent.h"
 
 #include <ATen/core/Tensor.h>
-#include <c10/core/SymInt.h>
 
 #include <optional>
 #include <tuple>
@@ -13,21 +12,11 @@
 
 namespace torch_ext::ops {
 
-// The checked sizes of one lstm_layer call.
-struct LstmLayerShape {
-  RnnParamLayout layout;  // one layer, one or two directions
-  bool packed = false;
-  c10::SymInt rows;         // N: T·B, or the packed data's rows
-  c10::SymInt batch;        // B
-  c10::SymInt input_size;   // I
-  c10::SymInt hidden_size;  // H
-  c10::SymInt state_size;   // R: P with a projection, else H
-};
-
-LstmLayerShape check_lstm_layer(const char* op, const at::Tensor& input,
-                                const std::optional<at::Tensor>& batch_sizes,
-                                const at::Tensor& hx, const at::Tensor& cx, at::TensorList params,
-                                bool has_biases, bool bidirectional);
+// Checks one lstm_layer call's arguments (shared by its CPU and Meta kernels).
+LayerShape check_lstm_layer(const char* op, const at::Tensor& input,
+                            const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+                            const at::Tensor& cx, at::TensorList params, bool has_biases,
+                            bool bidirectional);
 
 // torch_ext::lstm_layer (inference; its Autograd kernel wraps the two ops below).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> call_lstm_layer(
