@@ -5,28 +5,18 @@ process (the average of the per-process mean losses' gradients) must equal the g
 process computes for the mean loss over the whole global batch.
 """
 
-import importlib.util
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import torch
+from example_scripts import EXAMPLES, REPOSITORY, load_example
 from module_parity import assert_close
 
-REPOSITORY = Path(__file__).resolve().parents[3]
-EXAMPLE = REPOSITORY / "examples" / "train_ddp.py"
+EXAMPLE = EXAMPLES / "train_ddp.py"
 WORLD_SIZE = 2
-
-
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_ddp_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def free_loopback_port() -> int:
@@ -53,7 +43,7 @@ def test_ddp_gradients_equal_single_process_gradients_on_the_global_batch(tmp_pa
     result = run_torchrun("--steps", "1", "--save-gradients", str(tmp_path))
     assert "step    1  loss" in result.stdout, result.stdout
 
-    example = load_example()
+    example = load_example("train_ddp.py")
     args = example.parse_args(["--steps", "1"])
     saved = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(WORLD_SIZE)]
     shares = [entry["indices"] for entry in saved]

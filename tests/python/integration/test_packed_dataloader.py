@@ -5,29 +5,17 @@ trains on them (the loss falls), and on the same packed batch it gives torch.nn.
 and gradients when both hold the same weights.
 """
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import torch
+from example_scripts import load_example
 from module_parity import assert_same_forward_backward
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "packed_dataloader.py"
 VOCABULARY, BATCH, WORKERS = 6, 8, 2
 
 
-def load_example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("packed_dataloader_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_workers_deliver_packed_batches_that_train_and_match_torch_nn() -> None:
-    example = load_example()
+    example = load_example("packed_dataloader.py")
     dataset = example.VariableLengthSequences(256, 2, 9, VOCABULARY, seed=0)
     loader = example.make_loader(dataset, BATCH, WORKERS, seed=0)
     assert loader.num_workers == WORKERS
