@@ -121,9 +121,10 @@ def test_packed_sequence_exports_strict(module: RecurrentModule) -> None:
 @pytest.mark.xfail(
     strict=True,
     raises=GuardOnDataDependentSymNode,
-    reason="RNNBase._forward_packed sizes the zero state with int(batch_sizes[0]), a data-dependent "
-    "int that non-strict export cannot specialize (reported; sorted_indices.numel() is the same number "
-    "as a plain size when the PackedSequence has sorted_indices)",
+    reason="RNNBase._forward_packed sizes the zero initial state with int(batch_sizes[0]), a data-dependent "
+    "int that non-strict export cannot specialize (torch.nn.LSTM fails too, later, in aten::lstm.data's "
+    "meta). Reported: sizing it with sorted_indices.numel() when the PackedSequence has sorted_indices "
+    "exports (checked by passing such a state explicitly)",
 )
 def test_packed_sequence_exports_non_strict() -> None:
     model, program = export_packed_tagger(SEQUENCE_MODULES[0], strict=False)
