@@ -1,7 +1,9 @@
 // Runtime choice of the kernels' CPU variant, and the entry points that forward to it.
 #include "kernels/dispatch.h"
 
+#include "kernels/gru.h"
 #include "kernels/lstm.h"
+#include "kernels/rnn.h"
 
 #include <ATen/Version.h>
 
@@ -35,19 +37,23 @@ const char* to_string(CpuCapability capability) {
   return "DEFAULT";
 }
 
-template <typename scalar_t>
-void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count) {
-  TORCH_EXT_CPU_DISPATCH(lstm_layer_forward<scalar_t>, directions, count);
-}
+// The entry points declared beside each kernel: forward to the variant for this CPU, for float
+// and double.
+#define TORCH_EXT_DISPATCHED_KERNEL(name, Args)                      \
+  template <typename scalar_t>                                        \
+  void name(const Args<scalar_t>* directions, int64_t count) {       \
+    TORCH_EXT_CPU_DISPATCH(name<scalar_t>, directions, count);        \
+  }                                                                   \
+  template void name<float>(const Args<float>*, int64_t);             \
+  template void name<double>(const Args<double>*, int64_t);
 
-template <typename scalar_t>
-void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
-  TORCH_EXT_CPU_DISPATCH(lstm_layer_backward<scalar_t>, directions, count);
-}
+TORCH_EXT_DISPATCHED_KERNEL(lstm_layer_forward, LstmForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(lstm_layer_backward, LstmBackwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(gru_layer_forward, GruForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(gru_layer_backward, GruBackwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_forward, RnnForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_backward, RnnBackwardArgs)
 
-template void lstm_layer_forward<float>(const LstmForwardArgs<float>*, int64_t);
-template void lstm_layer_forward<double>(const LstmForwardArgs<double>*, int64_t);
-template void lstm_layer_backward<float>(const LstmBackwardArgs<float>*, int64_t);
-template void lstm_layer_backward<double>(const LstmBackwardArgs<double>*, int64_t);
+#undef TORCH_EXT_DISPATCHED_KERNEL
 
 }  // namespace torch_ext::kernels

@@ -48,4 +48,69 @@ TORCH_LIBRARY(torch_ext, m) {
       "bool bidirectional, Tensor output, Tensor gates, Tensor cells, bool need_grad_input) -> "
       "(Tensor grad_input, Tensor grad_hx, Tensor grad_cx, Tensor[] grad_params)",
       tags);
+
+  // --- GRU (gate order r, z, n) ------------------------------------------------------------------
+  // PyTorch's form (aten::gru, aten::gru_cell), and the original form whose reset gate scales the
+  // state before its product (gru_reset_before*, Keras' reset_after=False): same signatures.
+  for (const char* name : {"gru", "gru_reset_before"}) {
+    const std::string op(name);
+    m.def((op + ".input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, "
+               "float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)")
+              .c_str(),
+          tags);
+    m.def((op + ".data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, "
+               "bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> "
+               "(Tensor, Tensor)")
+              .c_str(),
+          tags);
+    m.def((op + "_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, "
+               "Tensor? b_hh=None) -> Tensor")
+              .c_str(),
+          tags);
+  }
+  // One layer, both directions when bidirectional; reset_after selects the form.
+  m.def(
+      "gru_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor[] params, bool has_biases, "
+      "bool bidirectional, bool reset_after) -> (Tensor output, Tensor hy)",
+      tags);
+  m.def(
+      "_gru_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor[] params, "
+      "bool has_biases, bool bidirectional, bool reset_after) -> (Tensor output, Tensor hy, "
+      "Tensor gates, Tensor hidden_n)",
+      tags);
+  m.def(
+      "_gru_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor input, Tensor? batch_sizes, "
+      "Tensor hx, Tensor[] params, bool has_biases, bool bidirectional, bool reset_after, "
+      "Tensor output, Tensor gates, Tensor hidden_n, bool need_grad_input) -> (Tensor grad_input, "
+      "Tensor grad_hx, Tensor[] grad_params)",
+      tags);
+
+  // --- vanilla RNN (tanh, relu) ------------------------------------------------------------------
+  for (const char* name : {"rnn_tanh", "rnn_relu"}) {
+    const std::string op(name);
+    m.def((op + ".input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, "
+               "float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)")
+              .c_str(),
+          tags);
+    m.def((op + ".data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, "
+               "bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> "
+               "(Tensor, Tensor)")
+              .c_str(),
+          tags);
+    m.def((op + "_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, "
+               "Tensor? b_hh=None) -> Tensor")
+              .c_str(),
+          tags);
+  }
+  // One layer; nonlinearity is "tanh" or "relu". The backward needs only the output.
+  m.def(
+      "rnn_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor[] params, bool has_biases, "
+      "bool bidirectional, str nonlinearity) -> (Tensor output, Tensor hy)",
+      tags);
+  m.def(
+      "_rnn_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor input, Tensor? batch_sizes, "
+      "Tensor hx, Tensor[] params, bool has_biases, bool bidirectional, str nonlinearity, "
+      "Tensor output, bool need_grad_input) -> (Tensor grad_input, Tensor grad_hx, "
+      "Tensor[] grad_params)",
+      tags);
 }

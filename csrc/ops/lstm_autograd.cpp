@@ -1,9 +1,9 @@
 // Autograd for torch_ext::lstm_layer: one node per layer call, whose forward is
 // _lstm_layer_forward (which saves the activated gates and cells) and whose backward is
 // _lstm_layer_backward. Registered in C++, so LibTorch programs get gradients too.
+#include "ops/autograd_support.h"
 #include "ops/lstm.h"
 
-#include <ATen/core/grad_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -48,9 +48,6 @@ class LstmLayerFunction : public torch::autograd::Function<LstmLayerFunction> {
     const std::optional<at::Tensor> batch_sizes =
         ctx->saved_data["batch_sizes"].toOptional<at::Tensor>();
 
-    const auto optional_grad = [](const at::Tensor& grad) -> std::optional<at::Tensor> {
-      return grad.defined() ? std::optional<at::Tensor>(grad) : std::nullopt;
-    };
     const bool need_grad_input = ctx->needs_input_grad(0);
     auto [grad_input, grad_hx, grad_cx, grad_params] = call_lstm_layer_backward(
         optional_grad(grad_outputs[0]), optional_grad(grad_outputs[1]),
@@ -67,26 +64,10 @@ class LstmLayerFunction : public torch::autograd::Function<LstmLayerFunction> {
   }
 };
 
-bool any_requires_grad(const at::Tensor& input, const at::Tensor& hx, const at::Tensor& cx,
-                       at::TensorList params) {
-  if (!at::GradMode::is_enabled()) {
-    return false;
-  }
-  if (input.requires_grad() || hx.requires_grad() || cx.requires_grad()) {
-    return true;
-  }
-  for (const at::Tensor& param : params) {
-    if (param.requires_grad()) {
-      return true;
-    }
-  }
-  return false;
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_autograd(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
-  if (!any_requires_grad(input, hx, cx, params)) {
+  if (!any_requires_grad({input, hx, cx}, params)) {
     // Nothing to differentiate: the inference kernel, which saves nothing.
     at::AutoDispatchBelowADInplaceOrView guard;
     return call_lstm_layer(input, batch_sizes, hx, cx, params, has_biases, bidirectional);

@@ -1,0 +1,386 @@
+// GRU layer, forward and backward over a whole sequence, in both forms. The equations are in
+// gru.h; the threading is the LSTM's (lstm.cpp): a team per direction, hidden units split in
+// panels, one barrier per step (two in the reset-before form, whose candidate needs the whole
+// reset state r ⊙ h before its product).
+//
+// This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
+#include "kernels/gru.h"
+
+#include "kernels/gemm.h"
+#include "kernels/packed_matrix.h"
+#include "kernels/parallel.h"
+#include "kernels/recurrence.h"
+#include "kernels/team.h"
+#include "kernels/vec_math.h"
+
+#include <algorithm>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+namespace {
+
+constexpr int64_t kGates = 3;
+
+// --- pointwise passes, for units [begin, end) of one row ------------------------------------------
+
+// Reset after. `input_gates` holds gi (x·W_ihᵀ), `hidden_gates` gh without bias; with Save, r, z, n
+// replace gi and gh_n + b_hn goes to `hidden_n`.
+template <bool Save, typename scalar_t>
+void forward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
+                             const scalar_t* b_hh, scalar_t* input_gates,
+                             const scalar_t* hidden_gates, const scalar_t* h_previous,
+                             scalar_t* hidden_n, scalar_t* h_out, scalar_t* h_state) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V r = sigmoid(load(input_gates + j, c) + load(b_ih + j, c) + load(hidden_gates + j, c) +
+                        load(b_hh + j, c));
+    const V z = sigmoid(load(input_gates + H + j, c) + load(b_ih + H + j, c) +
+                        load(hidden_gates + H + j, c) + load(b_hh + H + j, c));
+    const V gh_n = load(hidden_gates + 2 * H + j, c) + load(b_hh + 2 * H + j, c);
+    const V n = tanh(load(input_gates + 2 * H + j, c) + load(b_ih + 2 * H + j, c) + r * gh_n);
+    const V h = n + z * (load(h_previous + j, c) - n);
+    store(h, h_out + j, c);
+    store(h, h_state + j, c);
+    if constexpr (Save) {
+      store(r, input_gates + j, c);
+      store(z, input_gates + H + j, c);
+      store(n, input_gates + 2 * H + j, c);
+      store(gh_n, hidden_n + j, c);
+    }
+  }
+}
+
+// Reset before, first half: r and z from gi and h·W_h{r,z}ᵀ; writes r ⊙ h_{t-1} for the candidate's
+// product, keeps z in `hidden_gates`, and with Save r, z in place of gi.
+template <bool Save, typename scalar_t>
+void forward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
+                                    const scalar_t* b_hh, scalar_t* input_gates,
+                                    scalar_t* hidden_gates, const scalar_t* h_previous,
+                                    scalar_t* reset_state) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V r = sigmoid(load(input_gates + j, c) + load(b_ih + j, c) + load(hidden_gates + j, c) +
+                        load(b_hh + j, c));
+    const V z = sigmoid(load(input_gates + H + j, c) + load(b_ih + H + j, c) +
+                        load(hidden_gates + H + j, c) + load(b_hh + H + j, c));
+    store(r * load(h_previous + j, c), reset_state + j, c);
+    store(z, hidden_gates + H + j, c);
+    if constexpr (Save) {
+      store(r, input_gates + j, c);
+      store(z, input_gates + H + j, c);
+    }
+  }
+}
+
+// Reset before, second half: n from gi_n and (r ⊙ h)·W_hnᵀ (in `hidden_gates`' n block), then h_t.
+template <bool Save, typename scalar_t>
+void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
+                                    const scalar_t* b_hh, scalar_t* input_gates,
+                                    const scalar_t* hidden_gates, const scalar_t* h_previous,
+                                    scalar_t* h_out, scalar_t* h_state) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V z = load(hidden_gates + H + j, c);
+    const V n = tanh(load(input_gates + 2 * H + j, c) + load(b_ih + 2 * H + j, c) +
+                     load(hidden_gates + 2 * H + j, c) + load(b_hh + 2 * H + j, c));
+    const V h = n + z * (load(h_previous + j, c) - n);
+    store(h, h_out + j, c);
+    store(h, h_state + j, c);
+    if constexpr (Save) {
+      store(n, input_gates + 2 * H + j, c);
+    }
+  }
+}
+
+// Reset after, backward: from dh (+ dy when not null) writes ∂gh = [dr, dz, dn ⊙ r], ∂gi_n = dn,
+// and the direct part dh ⊙ z of dh_{t-1} in place of dh.
+template <typename scalar_t>
+void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar_t* gates,
+                              const scalar_t* hidden_n, const scalar_t* h_previous,
+                              scalar_t* grad_hidden, const scalar_t* grad_output,
+                              scalar_t* grad_gates, scalar_t* grad_input_n) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V r = load(gates + j, c);
+    const V z = load(gates + H + j, c);
+    const V n = load(gates + 2 * H + j, c);
+    V dh = load(grad_hidden + j, c);
+    if (grad_output != nullptr) {
+      dh = dh + load(grad_output + j, c);
+    }
+    const V dn = dh * (one - z) * (one - n * n);
+    const V dr = dn * load(hidden_n + j, c) * r * (one - r);
+    const V dz = dh * (load(h_previous + j, c) - n) * z * (one - z);
+    store(dr, grad_gates + j, c);
+    store(dz, grad_gates + H + j, c);
+    store(dn * r, grad_gates + 2 * H + j, c);
+    store(dn, grad_input_n + j, c);
+    store(dh * z, grad_hidden + j, c);
+  }
+}
+
+// Reset before, backward, first half: dz and dn, the direct part dh ⊙ z of dh_{t-1}, and
+// r ⊙ h_{t-1} kept for ∂W_hn.
+template <typename scalar_t>
+void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
+                                     const scalar_t* gates, const scalar_t* h_previous,
+                                     scalar_t* grad_hidden, const scalar_t* grad_output,
+                                     scalar_t* grad_gates, scalar_t* reset_state) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V r = load(gates + j, c);
+    const V z = load(gates + H + j, c);
+    const V n = load(gates + 2 * H + j, c);
+    const V h_prev = load(h_previous + j, c);
+    V dh = load(grad_hidden + j, c);
+    if (grad_output != nullptr) {
+      dh = dh + load(grad_output + j, c);
+    }
+    store(dh * (h_prev - n) * z * (one - z), grad_gates + H + j, c);
+    store(dh * (one - z) * (one - n * n), grad_gates + 2 * H + j, c);
+    store(dh * z, grad_hidden + j, c);
+    store(r * h_prev, reset_state + j, c);
+  }
+}
+
+// Reset before, backward, second half: from d(r ⊙ h) = dn · W_hn, dr and the part d(r ⊙ h) ⊙ r of
+// dh_{t-1}.
+template <typename scalar_t>
+void backward_row_reset_reset_before(int64_t begin, int64_t end, const scalar_t* gates,
+                                     const scalar_t* h_previous, const scalar_t* grad_reset_state,
+                                     scalar_t* grad_hidden, scalar_t* grad_gates) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V r = load(gates + j, c);
+    const V d_reset = load(grad_reset_state + j, c);
+    store(d_reset * load(h_previous + j, c) * r * (one - r), grad_gates + j, c);
+    store(load(grad_hidden + j, c) + d_reset * r, grad_hidden + j, c);
+  }
+}
+
+// --- the time loops ---------------------------------------------------------------------------------
+
+template <bool Save, typename scalar_t>
+void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t G = args.sizes.gate_size();
+  const GruWeights<scalar_t>& w = args.weights;
+  const bool reset_after = args.sizes.reset_after;
+
+  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);  // W_hhᵀ
+  const Share units = unit_share(team, H);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    w_hh.pack(gate, units.begin, units.end);
+  }
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    scalar_t* input_gates = args.gates + row0 * G;
+    scalar_t* output = args.output + row0 * args.output_stride;
+    const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
+
+    // h_{t-1}·W_hᵀ for this thread's units: all three gates after, r and z only before.
+    for (int64_t gate = 0; gate < (reset_after ? kGates : 2); ++gate) {
+      multiply_previous_state(w_hh, seq, t, args.reverse, states, gate, units.begin, units.end,
+                              args.step_gates + gate * H + units.begin, G, /*accumulate=*/false);
+    }
+    if (reset_after) {
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        forward_row_reset_after<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
+                                      input_gates + b * G, args.step_gates + b * G, h_previous(b),
+                                      Save ? args.hidden_n + (row0 + b) * H : nullptr,
+                                      output + b * args.output_stride, args.h_state + b * H);
+      }
+    } else {
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        forward_row_gates_reset_before<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
+                                             input_gates + b * G, args.step_gates + b * G,
+                                             h_previous(b), args.reset_state + b * H);
+      }
+      team.sync();  // r ⊙ h_{t-1} complete
+      w_hh.multiply(batch, args.reset_state, H, 2, units.begin, units.end,
+                    args.step_gates + 2 * H + units.begin, G, /*accumulate=*/false);
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        forward_row_state_reset_before<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
+                                             input_gates + b * G, args.step_gates + b * G,
+                                             h_previous(b), output + b * args.output_stride,
+                                             args.h_state + b * H);
+      }
+    }
+    team.sync();  // h_t complete
+  }
+}
+
+template <typename scalar_t>
+void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t G = args.sizes.gate_size();
+  const bool reset_after = args.sizes.reset_after;
+
+  // W_hh as [3H, H] for dh_{t-1} = ∂gh · W_hh (after); W_hn [H, H] and W_h{r,z} [2H, H] (before).
+  const scalar_t* w_hh = args.weights.w_hh;
+  PackedMatrix<scalar_t> w_all(w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  PackedMatrix<scalar_t> w_n(w_hh + 2 * H * H, H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  PackedMatrix<scalar_t> w_rz(w_hh, 2 * H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  const Share units = unit_share(team, H);
+  if (reset_after) {
+    w_all.pack(0, units.begin, units.end);
+  } else {
+    w_n.pack(0, units.begin, units.end);
+    w_rz.pack(0, units.begin, units.end);
+  }
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, !args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    const scalar_t* grad_output =
+        args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
+    const auto dy = [&](int64_t b) {
+      return grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr;
+    };
+    const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
+    scalar_t* grad_gates = args.grad_gates + row0 * G;
+
+    if (reset_after) {
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        const int64_t row = row0 + b;
+        backward_row_reset_after(H, units.begin, units.end, args.gates + row * G,
+                                 args.hidden_n + row * H, h_previous(b),
+                                 args.grad_h_state + b * H, dy(b), grad_gates + b * G,
+                                 args.grad_input_n + row * H);
+      }
+      team.sync();  // ∂gh_t complete
+      w_all.multiply(batch, grad_gates, G, 0, units.begin, units.end,
+                     args.grad_h_state + units.begin, H, /*accumulate=*/true);
+    } else {
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        const int64_t row = row0 + b;
+        backward_row_gates_reset_before(H, units.begin, units.end, args.gates + row * G,
+                                        h_previous(b), args.grad_h_state + b * H, dy(b),
+                                        grad_gates + b * G, args.reset_state + row * H);
+      }
+      team.sync();  // dn_t complete
+      w_n.multiply(batch, grad_gates + 2 * H, G, 0, units.begin, units.end,
+                   args.grad_reset_state + units.begin, H, /*accumulate=*/false);
+      for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+        backward_row_reset_reset_before(units.begin, units.end, args.gates + (row0 + b) * G,
+                                        h_previous(b), args.grad_reset_state + b * H,
+                                        args.grad_h_state + b * H, grad_gates + b * G);
+      }
+      team.sync();  // dr_t complete
+      w_rz.multiply(batch, grad_gates, G, 0, units.begin, units.end,
+                    args.grad_h_state + units.begin, H, /*accumulate=*/true);
+    }
+  }
+}
+
+// The whole-sequence products after the backward loop.
+template <typename scalar_t>
+void backward_products(const GruBackwardArgs<scalar_t>& args) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t N = seq.rows;
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t I = args.sizes.input_size;
+  const int64_t G = args.sizes.gate_size();
+  const scalar_t* w_ih = args.weights.w_ih;
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const scalar_t input_beta = args.accumulate_grad_input ? scalar_t(1) : scalar_t(0);
+
+  if (args.sizes.reset_after) {
+    // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
+    if (args.grad_input != nullptr) {
+      gemm(Transpose::No, Transpose::No, N, I, 2 * H, scalar_t(1), args.grad_gates, G, w_ih, I,
+           input_beta, args.grad_input, args.grad_input_stride);
+      gemm(Transpose::No, Transpose::No, N, I, H, scalar_t(1), args.grad_input_n, H,
+           w_ih + 2 * H * I, I, scalar_t(1), args.grad_input, args.grad_input_stride);
+    }
+    gemm(Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G, args.input,
+         args.input_stride, scalar_t(0), args.grad_w_ih, I);
+    gemm(Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H, args.input,
+         args.input_stride, scalar_t(0), args.grad_w_ih + 2 * H * I, I);
+    grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+                   args.grad_w_hh, /*accumulate=*/false);
+    if (args.grad_b_ih != nullptr) {
+      sum_rows(args.grad_gates, N, 2 * H, G, args.grad_b_ih);
+      sum_rows(args.grad_input_n, N, H, H, args.grad_b_ih + 2 * H);
+      sum_rows(args.grad_gates, N, G, G, args.grad_b_hh);
+    }
+    return;
+  }
+  // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
+  if (args.grad_input != nullptr) {
+    gemm(Transpose::No, Transpose::No, N, I, G, scalar_t(1), args.grad_gates, G, w_ih, I,
+         input_beta, args.grad_input, args.grad_input_stride);
+  }
+  gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G, args.input,
+       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, 2 * H, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/false);
+  gemm(Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), args.grad_gates + 2 * H, G,
+       args.reset_state, H, scalar_t(0), args.grad_w_hh + 2 * H * H, H);
+  if (args.grad_b_ih != nullptr) {
+    sum_rows(args.grad_gates, N, G, G, args.grad_b_ih);
+    sum_rows(args.grad_gates, N, G, G, args.grad_b_hh);
+  }
+}
+
+template <typename Args>
+int64_t team_size_for(const Args& args) {
+  return recurrence_team_size(args.sequence.batch, kGates, args.sizes.hidden_size,
+                              args.sizes.hidden_size);
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    const GruForwardArgs<scalar_t>& args = directions[d];
+    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.gate_size(),
+         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
+         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
+  }
+  const bool save = directions[0].training;
+  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    const GruForwardArgs<scalar_t>& args = directions[team.index()];
+    if (save) {
+      forward_direction<true>(args, team);
+    } else {
+      forward_direction<false>(args, team);
+    }
+  });
+}
+
+template <typename scalar_t>
+void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count) {
+  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    backward_direction(directions[team.index()], team);
+  });
+  for (int64_t d = 0; d < count; ++d) {
+    backward_products(directions[d]);
+  }
+}
+
+template void gru_layer_forward<float>(const GruForwardArgs<float>*, int64_t);
+template void gru_layer_forward<double>(const GruForwardArgs<double>*, int64_t);
+template void gru_layer_backward<float>(const GruBackwardArgs<float>*, int64_t);
+template void gru_layer_backward<double>(const GruBackwardArgs<double>*, int64_t);
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels

@@ -1,0 +1,131 @@
+// GRU layer kernels: one direction of one layer over a whole (possibly packed) sequence, in
+// PyTorch's form (the reset gate applied after the recurrent product) and in the original form
+// (reset applied to the state before it).
+//
+// Gate order r, z, n as in torch.nn.GRU; gi = x·W_ihᵀ + b_ih for all steps in one GEMM.
+//
+// Reset after (torch.nn.GRU; Keras reset_after=True):
+//   gh = h_{t-1}·W_hhᵀ + b_hh
+//   r = σ(gi_r + gh_r)   z = σ(gi_z + gh_z)   n = tanh(gi_n + r ⊙ gh_n)
+//   h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+// backward, with dh = ∂L/∂h_t:
+//   dn = dh ⊙ (1 − z) ⊙ (1 − n²)       → ∂gi_n = dn, ∂gh_n = dn ⊙ r
+//   dr = dn ⊙ gh_n ⊙ r(1 − r)           → ∂gi_r = ∂gh_r = dr
+//   dz = dh ⊙ (h_{t-1} − n) ⊙ z(1 − z)  → ∂gi_z = ∂gh_z = dz
+//   dh_{t-1} = dh ⊙ z + ∂gh · W_hh
+//
+// Reset before (the original GRU; Keras reset_after=False):
+//   r = σ(gi_r + h_{t-1}·W_hrᵀ + b_hr)   z = σ(gi_z + h_{t-1}·W_hzᵀ + b_hz)
+//   n = tanh(gi_n + (r ⊙ h_{t-1})·W_hnᵀ + b_hn)
+//   h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+// backward:
+//   dn = dh ⊙ (1 − z) ⊙ (1 − n²)    dz = dh ⊙ (h_{t-1} − n) ⊙ z(1 − z)
+//   d(r ⊙ h) = dn · W_hn              dr = d(r ⊙ h) ⊙ h_{t-1} ⊙ r(1 − r)
+//   dh_{t-1} = dh ⊙ z + d(r ⊙ h) ⊙ r + [dr, dz] · W_h{r,z}
+//   and ∂gi = ∂gh = [dr, dz, dn]; ∂W_hn = dnᵀ · (r ⊙ h_{t-1})
+//
+// After the loop: dX, dW_ih, dW_hh, db_ih, db_hh as GEMMs and column sums over every row.
+#pragma once
+
+#include "kernels/sequence.h"
+
+#include <cstdint>
+
+namespace torch_ext::kernels {
+
+struct GruSizes {
+  int64_t input_size = 0;   // I
+  int64_t hidden_size = 0;  // H
+  bool reset_after = true;  // PyTorch's form; false: the original form
+
+  int64_t gate_size() const { return 3 * hidden_size; }
+};
+
+template <typename scalar_t>
+struct GruWeights {
+  const scalar_t* w_ih = nullptr;  // [3H, I]
+  const scalar_t* w_hh = nullptr;  // [3H, H]
+  const scalar_t* b_ih = nullptr;  // [3H] (zeros when the layer has no bias)
+  const scalar_t* b_hh = nullptr;  // [3H] (zeros when the layer has no bias)
+};
+
+template <typename scalar_t>
+struct GruForwardArgs {
+  SequenceLayout sequence;
+  GruSizes sizes;
+  GruWeights<scalar_t> weights;
+  bool reverse = false;
+
+  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  int64_t input_stride = 0;
+  scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  int64_t output_stride = 0;
+  const scalar_t* h0 = nullptr;  // [B, H]
+  scalar_t* h_state = nullptr;   // [B, H]: h_n on return
+
+  // [N, 3H]: scratch for gi; in training it returns the activated r, z, n of every row.
+  scalar_t* gates = nullptr;
+  // [N, H], training in the reset-after form only (else nullptr): gh_n = h·W_hnᵀ + b_hn per row.
+  scalar_t* hidden_n = nullptr;
+  bool training = false;
+  scalar_t* step_gates = nullptr;  // [B, 3H] scratch: the recurrent product of one step
+  scalar_t* reset_state = nullptr;  // [B, H] scratch, reset-before form only: r ⊙ h_{t-1}
+};
+
+template <typename scalar_t>
+struct GruBackwardArgs {
+  SequenceLayout sequence;
+  GruSizes sizes;
+  GruWeights<scalar_t> weights;
+  bool reverse = false;
+
+  // Saved by the forward pass.
+  const scalar_t* input = nullptr;  // [N, I]
+  int64_t input_stride = 0;
+  const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  int64_t output_stride = 0;
+  const scalar_t* h0 = nullptr;        // [B, H]
+  const scalar_t* gates = nullptr;     // [N, 3H]: r, z, n
+  const scalar_t* hidden_n = nullptr;  // [N, H]: gh_n (reset-after form)
+
+  const scalar_t* grad_output = nullptr;  // [N, H] rows `grad_output_stride` apart, or nullptr
+  int64_t grad_output_stride = 0;
+  scalar_t* grad_h_state = nullptr;  // [B, H]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
+
+  scalar_t* grad_input = nullptr;  // [N, I] or nullptr; written, or added to when accumulating
+  int64_t grad_input_stride = 0;
+  bool accumulate_grad_input = false;
+  scalar_t* grad_w_ih = nullptr;  // [3H, I]
+  scalar_t* grad_w_hh = nullptr;  // [3H, H]
+  scalar_t* grad_b_ih = nullptr;  // [3H] or nullptr (no bias)
+  scalar_t* grad_b_hh = nullptr;  // [3H] or nullptr (no bias)
+
+  // Workspaces.
+  scalar_t* grad_gates = nullptr;  // [N, 3H]: ∂gh (reset after) or ∂gi = ∂gh (reset before)
+  scalar_t* grad_input_n = nullptr;  // [N, H], reset-after form: ∂gi_n
+  scalar_t* previous_h = nullptr;    // [N, H], packed sequences: each row's previous state
+  scalar_t* reset_state = nullptr;   // [N, H], reset-before form: r ⊙ h_{t-1} of every row
+  scalar_t* grad_reset_state = nullptr;  // [B, H], reset-before form: d(r ⊙ h) of one step
+};
+
+// The entry points: one or two directions of a layer (run at once), in the variant compiled for
+// this CPU (dispatch.cpp).
+template <typename scalar_t>
+void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count);
+
+template <typename scalar_t>
+void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count);
+
+#define TORCH_EXT_DECLARE_GRU_KERNELS(capability)                                       \
+  namespace capability {                                                                \
+  template <typename scalar_t>                                                          \
+  void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count);    \
+  template <typename scalar_t>                                                          \
+  void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count);  \
+  }
+TORCH_EXT_DECLARE_GRU_KERNELS(DEFAULT)
+TORCH_EXT_DECLARE_GRU_KERNELS(AVX2)
+TORCH_EXT_DECLARE_GRU_KERNELS(AVX512)
+#undef TORCH_EXT_DECLARE_GRU_KERNELS
+
+}  // namespace torch_ext::kernels

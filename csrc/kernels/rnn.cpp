@@ -1,0 +1,192 @@
+// Vanilla RNN layer, forward and backward over a whole sequence. The equations are in rnn.h; the
+// threading is the LSTM's (lstm.cpp): a team per direction, hidden units split in panels, one
+// barrier per step.
+//
+// This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
+#include "kernels/rnn.h"
+
+#include "kernels/gemm.h"
+#include "kernels/packed_matrix.h"
+#include "kernels/parallel.h"
+#include "kernels/recurrence.h"
+#include "kernels/team.h"
+#include "kernels/vec_math.h"
+
+#include <algorithm>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+namespace {
+
+template <RnnNonlinearity Act, typename scalar_t>
+Vec<scalar_t> activate(const Vec<scalar_t>& x) {
+  if constexpr (Act == RnnNonlinearity::Tanh) {
+    return tanh(x);
+  } else {
+    const Vec<scalar_t> zero(scalar_t(0));
+    return Vec<scalar_t>::blendv(zero, x, x > zero);
+  }
+}
+
+// act'(pre) from the activation's output h.
+template <RnnNonlinearity Act, typename scalar_t>
+Vec<scalar_t> derivative_from_output(const Vec<scalar_t>& h) {
+  const Vec<scalar_t> one(scalar_t(1));
+  if constexpr (Act == RnnNonlinearity::Tanh) {
+    return one - h * h;
+  } else {
+    return Vec<scalar_t>::blendv(Vec<scalar_t>(scalar_t(0)), one, h > Vec<scalar_t>(scalar_t(0)));
+  }
+}
+
+template <RnnNonlinearity Act, typename scalar_t>
+void forward_row(int64_t begin, int64_t end, const scalar_t* bias, const scalar_t* gates,
+                 scalar_t* h_out, scalar_t* h_state) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    const V h = activate<Act>(load(gates + j, c) + load(bias + j, c));
+    store(h, h_out + j, c);
+    store(h, h_state + j, c);
+  }
+}
+
+template <RnnNonlinearity Act, typename scalar_t>
+void backward_row(int64_t begin, int64_t end, const scalar_t* h, const scalar_t* grad_hidden,
+                  const scalar_t* grad_output, scalar_t* grad_gates) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = begin; j < end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), end - j);
+    V dh = load(grad_hidden + j, c);
+    if (grad_output != nullptr) {
+      dh = dh + load(grad_output + j, c);
+    }
+    store(dh * derivative_from_output<Act>(load(h + j, c)), grad_gates + j, c);
+  }
+}
+
+template <RnnNonlinearity Act, typename scalar_t>
+void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.sizes.hidden_size;
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H);
+  const Share units = unit_share(team, H);
+  w_hh.pack(0, units.begin, units.end);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, args.reverse);
+    const int64_t row0 = seq.offset(t);
+    scalar_t* gates = args.gates + row0 * H;
+    scalar_t* output = args.output + row0 * args.output_stride;
+    multiply_previous_state(w_hh, seq, t, args.reverse, states, 0, units.begin, units.end,
+                            gates + units.begin, H, /*accumulate=*/true);
+    for (int64_t b = 0; b < seq.batch_size(t) && !units.empty(); ++b) {
+      forward_row<Act>(units.begin, units.end, args.weights.bias, gates + b * H,
+                       output + b * args.output_stride, args.h_state + b * H);
+    }
+    team.sync();  // h_t complete
+  }
+}
+
+template <RnnNonlinearity Act, typename scalar_t>
+void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.sizes.hidden_size;
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  const Share units = unit_share(team, H);
+  w_hh.pack(0, units.begin, units.end);
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, !args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    scalar_t* grad_gates = args.grad_gates + row0 * H;
+    for (int64_t b = 0; b < batch && !units.empty(); ++b) {
+      const int64_t row = row0 + b;
+      backward_row<Act>(units.begin, units.end, args.output + row * args.output_stride,
+                        args.grad_h_state + b * H,
+                        args.grad_output != nullptr
+                            ? args.grad_output + row * args.grad_output_stride
+                            : nullptr,
+                        grad_gates + b * H);
+    }
+    team.sync();  // dG_t complete
+    w_hh.multiply(batch, grad_gates, H, 0, units.begin, units.end,
+                  args.grad_h_state + units.begin, H, /*accumulate=*/false);
+  }
+}
+
+template <typename scalar_t>
+void backward_products(const RnnBackwardArgs<scalar_t>& args) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t N = seq.rows;
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t I = args.sizes.input_size;
+  if (args.grad_input != nullptr) {
+    gemm(Transpose::No, Transpose::No, N, I, H, scalar_t(1), args.grad_gates, H,
+         args.weights.w_ih, I, args.accumulate_grad_input ? scalar_t(1) : scalar_t(0),
+         args.grad_input, args.grad_input_stride);
+  }
+  gemm(Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H, args.input,
+       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  grad_weight_hh(seq, args.reverse, states, args.grad_gates, H, H, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/false);
+  if (args.grad_bias != nullptr) {
+    sum_rows(args.grad_gates, N, H, H, args.grad_bias);
+  }
+}
+
+template <typename Args>
+int64_t team_size_for(const Args& args) {
+  return recurrence_team_size(args.sequence.batch, 1, args.sizes.hidden_size,
+                              args.sizes.hidden_size);
+}
+
+// Calls fn.template operator()<Act>() for the layer's nonlinearity.
+template <typename Fn>
+void with_nonlinearity(RnnNonlinearity nonlinearity, const Fn& fn) {
+  if (nonlinearity == RnnNonlinearity::Relu) {
+    fn(std::integral_constant<RnnNonlinearity, RnnNonlinearity::Relu>());
+  } else {
+    fn(std::integral_constant<RnnNonlinearity, RnnNonlinearity::Tanh>());
+  }
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    const RnnForwardArgs<scalar_t>& args = directions[d];
+    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.hidden_size,
+         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
+         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.hidden_size);
+  }
+  with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
+    run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+      forward_direction<decltype(act)::value>(directions[team.index()], team);
+    });
+  });
+}
+
+template <typename scalar_t>
+void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count) {
+  with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
+    run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+      backward_direction<decltype(act)::value>(directions[team.index()], team);
+    });
+  });
+  for (int64_t d = 0; d < count; ++d) {
+    backward_products(directions[d]);
+  }
+}
+
+template void rnn_layer_forward<float>(const RnnForwardArgs<float>*, int64_t);
+template void rnn_layer_forward<double>(const RnnForwardArgs<double>*, int64_t);
+template void rnn_layer_backward<float>(const RnnBackwardArgs<float>*, int64_t);
+template void rnn_layer_backward<double>(const RnnBackwardArgs<double>*, int64_t);
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels

@@ -1,0 +1,93 @@
+// Vanilla RNN layer kernels (tanh or ReLU): one direction of one layer over a whole (possibly
+// packed) sequence.
+//
+//   forward:  h_t = act(x_t·W_ihᵀ + b_ih + h_{t-1}·W_hhᵀ + b_hh), x·W_ihᵀ for all steps at once
+//   backward: dG = dh ⊙ act'(h_t), with tanh' = 1 − h_t² and relu' = [h_t > 0], read from the
+//             output itself (nothing else is saved); dh_{t-1} = dG · W_hh
+//   after the loop: dX = dG·W_ih, dW_ih = dGᵀ·X, dW_hh = dGᵀ·H_prev, db_ih = db_hh = Σ_rows dG
+#pragma once
+
+#include "kernels/sequence.h"
+
+#include <cstdint>
+
+namespace torch_ext::kernels {
+
+enum class RnnNonlinearity { Tanh, Relu };
+
+struct RnnSizes {
+  int64_t input_size = 0;   // I
+  int64_t hidden_size = 0;  // H
+  RnnNonlinearity nonlinearity = RnnNonlinearity::Tanh;
+};
+
+template <typename scalar_t>
+struct RnnWeights {
+  const scalar_t* w_ih = nullptr;  // [H, I]
+  const scalar_t* w_hh = nullptr;  // [H, H]
+  const scalar_t* bias = nullptr;  // [H]: b_ih + b_hh (zeros when the layer has no bias)
+};
+
+template <typename scalar_t>
+struct RnnForwardArgs {
+  SequenceLayout sequence;
+  RnnSizes sizes;
+  RnnWeights<scalar_t> weights;
+  bool reverse = false;
+
+  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  int64_t input_stride = 0;
+  scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  int64_t output_stride = 0;
+  const scalar_t* h0 = nullptr;  // [B, H]
+  scalar_t* h_state = nullptr;   // [B, H]: h_n on return
+  scalar_t* gates = nullptr;     // [N, H] scratch: the pre-activations
+};
+
+template <typename scalar_t>
+struct RnnBackwardArgs {
+  SequenceLayout sequence;
+  RnnSizes sizes;
+  RnnWeights<scalar_t> weights;
+  bool reverse = false;
+
+  const scalar_t* input = nullptr;  // [N, I]
+  int64_t input_stride = 0;
+  const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  int64_t output_stride = 0;
+  const scalar_t* h0 = nullptr;  // [B, H]
+
+  const scalar_t* grad_output = nullptr;  // [N, H] rows `grad_output_stride` apart, or nullptr
+  int64_t grad_output_stride = 0;
+  scalar_t* grad_h_state = nullptr;  // [B, H]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
+
+  scalar_t* grad_input = nullptr;  // [N, I] or nullptr; written, or added to when accumulating
+  int64_t grad_input_stride = 0;
+  bool accumulate_grad_input = false;
+  scalar_t* grad_w_ih = nullptr;  // [H, I]
+  scalar_t* grad_w_hh = nullptr;  // [H, H]
+  scalar_t* grad_bias = nullptr;  // [H] or nullptr (no bias)
+
+  scalar_t* grad_gates = nullptr;  // [N, H] workspace
+  scalar_t* previous_h = nullptr;  // [N, H], packed sequences: each row's previous state
+};
+
+template <typename scalar_t>
+void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count);
+
+template <typename scalar_t>
+void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count);
+
+#define TORCH_EXT_DECLARE_RNN_KERNELS(capability)                                       \
+  namespace capability {                                                                \
+  template <typename scalar_t>                                                          \
+  void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count);    \
+  template <typename scalar_t>                                                          \
+  void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count);  \
+  }
+TORCH_EXT_DECLARE_RNN_KERNELS(DEFAULT)
+TORCH_EXT_DECLARE_RNN_KERNELS(AVX2)
+TORCH_EXT_DECLARE_RNN_KERNELS(AVX512)
+#undef TORCH_EXT_DECLARE_RNN_KERNELS
+
+}  // namespace torch_ext::kernels
