@@ -2,6 +2,7 @@
 #include "kernels/dispatch.h"
 
 #include "kernels/gru.h"
+#include "kernels/layer_norm.h"
 #include "kernels/lstm.h"
 #include "kernels/rnn.h"
 
@@ -41,8 +42,8 @@ const char* to_string(CpuCapability capability) {
 // and double.
 #define TORCH_EXT_DISPATCHED_KERNEL(name, Args)                      \
   template <typename scalar_t>                                        \
-  void name(const Args<scalar_t>* directions, int64_t count) {       \
-    TORCH_EXT_CPU_DISPATCH(name<scalar_t>, directions, count);        \
+  void name(const Args<scalar_t>* args, int64_t count) {             \
+    TORCH_EXT_CPU_DISPATCH(name<scalar_t>, args, count);              \
   }                                                                   \
   template void name<float>(const Args<float>*, int64_t);             \
   template void name<double>(const Args<double>*, int64_t);
@@ -53,6 +54,8 @@ TORCH_EXT_DISPATCHED_KERNEL(gru_layer_forward, GruForwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(gru_layer_backward, GruBackwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_forward, RnnForwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_backward, RnnBackwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_forward, LayerNormForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_backward, LayerNormBackwardArgs)
 
 #undef TORCH_EXT_DISPATCHED_KERNEL
 

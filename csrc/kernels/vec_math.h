@@ -24,6 +24,18 @@ inline Vec<scalar_t> tanh(const Vec<scalar_t>& x) {
   return x.tanh();
 }
 
+// The sum of a vector's lanes.
+template <typename scalar_t>
+inline scalar_t horizontal_sum(const Vec<scalar_t>& v) {
+  __at_align__ scalar_t lanes[Vec<scalar_t>::size()];
+  v.store(lanes);
+  scalar_t total = 0;
+  for (int64_t i = 0; i < Vec<scalar_t>::size(); ++i) {
+    total += lanes[i];
+  }
+  return total;
+}
+
 // Loads and stores of `count` ≤ Vec::size() lanes, the full-width form when count is the width.
 template <typename scalar_t>
 inline Vec<scalar_t> load(const scalar_t* ptr, int64_t count) {

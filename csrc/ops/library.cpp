@@ -113,4 +113,20 @@ TORCH_LIBRARY(torch_ext, m) {
       "Tensor output, bool need_grad_input) -> (Tensor grad_input, Tensor grad_hx, "
       "Tensor[] grad_params)",
       tags);
+
+  // --- layer normalisation -------------------------------------------------------------------------
+  // torch.layer_norm's signature and results; the halves save and use the per-row mean and rstd.
+  m.def(
+      "layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight=None, Tensor? bias=None, "
+      "float eps=1e-05) -> Tensor",
+      tags);
+  m.def(
+      "_layer_norm_forward(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, "
+      "float eps) -> (Tensor output, Tensor mean, Tensor rstd)",
+      tags);
+  m.def(
+      "_layer_norm_backward(Tensor grad_output, Tensor input, SymInt[] normalized_shape, "
+      "Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> "
+      "(Tensor grad_input, Tensor grad_weight, Tensor grad_bias)",
+      tags);
 }
