@@ -56,4 +56,102 @@ LstmResult lstm_layer(const at::Tensor& input, const std::optional<at::Tensor>& 
   return op.call(input, batch_sizes, hx, cx, params, has_biases, bidirectional);
 }
 
+// --- GRU (both forms) and vanilla RNN ------------------------------------------------------------
+
+namespace {
+
+using StateResult = std::tuple<at::Tensor, at::Tensor>;  // output, h_n
+using Optional = const std::optional<at::Tensor>&;
+using SequenceSignature = StateResult(const at::Tensor&, const at::Tensor&, at::TensorList, bool,
+                                      int64_t, double, bool, bool, bool);
+using PackedSignature = StateResult(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                    at::TensorList, bool, int64_t, double, bool, bool);
+using CellSignature = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                 const at::Tensor&, Optional, Optional);
+
+}  // namespace
+
+// name(input, ...) for .input, name(data, batch_sizes, ...) for .data and name_cell: the three
+// public ops of a one-state recurrence, whose signatures differ only by name.
+#define TORCH_EXT_DEFINE_STATE_OPS(name)                                                         \
+  StateResult name(const at::Tensor& input, const at::Tensor& hx, at::TensorList params,         \
+                   bool has_biases, int64_t num_layers, double dropout, bool train,              \
+                   bool bidirectional, bool batch_first) {                                       \
+    static const auto op = find_op<SequenceSignature>("torch_ext::" #name, "input");            \
+    return op.call(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,     \
+                   batch_first);                                                                 \
+  }                                                                                              \
+  StateResult name(const at::Tensor& data, const at::Tensor& batch_sizes, const at::Tensor& hx,  \
+                   at::TensorList params, bool has_biases, int64_t num_layers, double dropout,   \
+                   bool train, bool bidirectional) {                                             \
+    static const auto op = find_op<PackedSignature>("torch_ext::" #name, "data");               \
+    return op.call(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,        \
+                   bidirectional);                                                               \
+  }                                                                                              \
+  at::Tensor name##_cell(const at::Tensor& input, const at::Tensor& hx, const at::Tensor& w_ih,  \
+                         const at::Tensor& w_hh, Optional b_ih, Optional b_hh) {                 \
+    static const auto op = find_op<CellSignature>("torch_ext::" #name "_cell", "");             \
+    return op.call(input, hx, w_ih, w_hh, b_ih, b_hh);                                           \
+  }
+
+TORCH_EXT_DEFINE_STATE_OPS(gru)
+TORCH_EXT_DEFINE_STATE_OPS(gru_reset_before)
+TORCH_EXT_DEFINE_STATE_OPS(rnn_tanh)
+TORCH_EXT_DEFINE_STATE_OPS(rnn_relu)
+#undef TORCH_EXT_DEFINE_STATE_OPS
+
+StateResult gru_layer(const at::Tensor& input, Optional batch_sizes, const at::Tensor& hx,
+                      at::TensorList params, bool has_biases, bool bidirectional,
+                      bool reset_after) {
+  static const auto op =
+      find_op<StateResult(const at::Tensor&, Optional, const at::Tensor&, at::TensorList, bool,
+                          bool, bool)>("torch_ext::gru_layer", "");
+  return op.call(input, batch_sizes, hx, params, has_biases, bidirectional, reset_after);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> _gru_layer_forward(
+    const at::Tensor& input, Optional batch_sizes, const at::Tensor& hx, at::TensorList params,
+    bool has_biases, bool bidirectional, bool reset_after) {
+  static const auto op =
+      find_op<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+          const at::Tensor&, Optional, const at::Tensor&, at::TensorList, bool, bool, bool)>(
+          "torch_ext::_gru_layer_forward", "");
+  return op.call(input, batch_sizes, hx, params, has_biases, bidirectional, reset_after);
+}
+
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> _gru_layer_backward(
+    Optional grad_output, Optional grad_hy, const at::Tensor& input, Optional batch_sizes,
+    const at::Tensor& hx, at::TensorList params, bool has_biases, bool bidirectional,
+    bool reset_after, const at::Tensor& output, const at::Tensor& gates,
+    const at::Tensor& hidden_n, bool need_grad_input) {
+  static const auto op =
+      find_op<std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>>(
+          Optional, Optional, const at::Tensor&, Optional, const at::Tensor&, at::TensorList, bool,
+          bool, bool, const at::Tensor&, const at::Tensor&, const at::Tensor&, bool)>(
+          "torch_ext::_gru_layer_backward", "");
+  return op.call(grad_output, grad_hy, input, batch_sizes, hx, params, has_biases, bidirectional,
+                 reset_after, output, gates, hidden_n, need_grad_input);
+}
+
+StateResult rnn_layer(const at::Tensor& input, Optional batch_sizes, const at::Tensor& hx,
+                      at::TensorList params, bool has_biases, bool bidirectional,
+                      std::string_view nonlinearity) {
+  static const auto op =
+      find_op<StateResult(const at::Tensor&, Optional, const at::Tensor&, at::TensorList, bool,
+                          bool, std::string_view)>("torch_ext::rnn_layer", "");
+  return op.call(input, batch_sizes, hx, params, has_biases, bidirectional, nonlinearity);
+}
+
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> _rnn_layer_backward(
+    Optional grad_output, Optional grad_hy, const at::Tensor& input, Optional batch_sizes,
+    const at::Tensor& hx, at::TensorList params, bool has_biases, bool bidirectional,
+    std::string_view nonlinearity, const at::Tensor& output, bool need_grad_input) {
+  static const auto op =
+      find_op<std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>>(
+          Optional, Optional, const at::Tensor&, Optional, const at::Tensor&, at::TensorList, bool,
+          bool, std::string_view, const at::Tensor&, bool)>("torch_ext::_rnn_layer_backward", "");
+  return op.call(grad_output, grad_hy, input, batch_sizes, hx, params, has_biases, bidirectional,
+                 nonlinearity, output, need_grad_input);
+}
+
 }  // namespace torch_ext
