@@ -12,8 +12,8 @@ _library.load()
 from torch_ext import ops  # noqa: E402
 from torch_ext._library import library_path  # noqa: E402
 from torch_ext import nn  # noqa: E402
-from torch_ext.nn import LSTM, LSTMCell  # noqa: E402
+from torch_ext.nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ops", "nn", "LSTM", "LSTMCell", "library_path", "__version__"]
+__all__ = ["ops", "nn", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell", "library_path", "__version__"]

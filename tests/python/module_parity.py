@@ -5,15 +5,25 @@ every gradient (inputs and parameters) and every error they raise.
 """
 
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
+import pytest
 import torch
 from torch import Tensor
 from torch.nn import Module
-from torch.nn.utils.rnn import PackedSequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 # float32: our kernels and ATen (oneDNN or its op-by-op path) differ only in rounding order.
 TOLERANCES = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-10, rtol=1e-10)}
+
+# Lengths of the packed batches that sequence_inputs builds: already sorted (enforce_sorted=True),
+# and in no order (enforce_sorted=False).
+SORTED_LENGTHS = [4, 3, 1]
+UNSORTED_LENGTHS = [2, 4, 3]
+# The input layouts a multi-layer module takes; "unbatched_batch_first" is unbatched input to a
+# batch_first module (which ignores the flag for it).
+INPUT_KINDS = ["batched", "batch_first", "unbatched", "unbatched_batch_first", "packed", "packed_unsorted"]
 
 # What a test feeds both modules: the call's positional arguments, and the leaf tensors whose
 # gradients are compared.
@@ -33,6 +43,26 @@ def build_pair(
     ours = our_class(*args, **kwargs)
     assert_same_parameters(ours, reference)
     return reference, ours
+
+
+@dataclass(frozen=True)
+class Namesakes:
+    """A torch_ext module class, its torch.nn namesake, and the constructor options (for both)
+    that select one variant, e.g. ``nonlinearity="relu"``; ``id`` names it in test ids."""
+
+    id: str
+    ours: Type[Module]
+    reference: Type[Module]
+    options: Tuple[Tuple[str, Any], ...] = ()
+
+    def build_pair(self, *args: Any, seed: int = 0, **kwargs: Any) -> Tuple[Module, Module]:
+        """:func:`build_pair` of the two classes with the variant's options."""
+        return build_pair(self.reference, self.ours, *args, seed=seed, **dict(self.options), **kwargs)
+
+
+def parametrize_namesakes(selection: Sequence[Namesakes]) -> Any:
+    """``pytest.mark.parametrize("family", selection)`` with the families' ids."""
+    return pytest.mark.parametrize("family", list(selection), ids=[family.id for family in selection])
 
 
 def assert_same_parameters(actual: Module, expected: Module) -> None:
@@ -139,3 +169,45 @@ def recorded_warnings(call: Callable[[], Any]) -> List[warnings.WarningMessage]:
 def leaf(generator: torch.Generator, shape: Sequence[int], dtype: torch.dtype = torch.float32) -> Tensor:
     """A random leaf tensor that requires grad, drawn from ``generator``."""
     return torch.randn(tuple(shape), generator=generator, dtype=dtype).requires_grad_()
+
+
+def sequence_inputs(
+    kind: str,
+    input_size: int,
+    state_features: Sequence[int],
+    state_layers: int,
+    with_state: bool,
+    dtype: torch.dtype = torch.float32,
+    batch: int = 3,
+    seq_len: int = 4,
+) -> Callable[[], Inputs]:
+    """A factory of fresh, seeded inputs of one of :data:`INPUT_KINDS` for a multi-layer module.
+
+    The initial state, with ``with_state``, has one tensor per entry of ``state_features`` (its
+    feature size), each ``(state_layers, batch, features)`` (no batch dimension unbatched): a
+    tensor ``h0`` for one entry, a tuple ``(h0, c0)`` for two. Packed kinds pack ``batch = 3``
+    sequences of :data:`SORTED_LENGTHS` or :data:`UNSORTED_LENGTHS` (``seq_len >= 4``).
+    """
+
+    def make() -> Inputs:
+        generator = torch.Generator().manual_seed(7)
+        unbatched = kind.startswith("unbatched")
+        if kind == "batch_first":
+            x = leaf(generator, (batch, seq_len, input_size), dtype)
+        elif unbatched:
+            x = leaf(generator, (seq_len, input_size), dtype)
+        else:
+            x = leaf(generator, (seq_len, batch, input_size), dtype)
+        leaves: Dict[str, Tensor] = {"input": x}
+        input: Any = x
+        if kind.startswith("packed"):
+            lengths = SORTED_LENGTHS if kind == "packed" else UNSORTED_LENGTHS
+            input = pack_padded_sequence(x, torch.tensor(lengths), enforce_sorted=kind == "packed")
+        if not with_state:
+            return (input,), leaves
+        batch_shape = () if unbatched else (batch,)
+        states = [leaf(generator, (state_layers, *batch_shape, features), dtype) for features in state_features]
+        leaves.update(zip(["h0", "c0"], states))
+        return (input, states[0] if len(states) == 1 else tuple(states)), leaves
+
+    return make

@@ -1,12 +1,13 @@
 """The torch_ext recurrent modules that the integration tests run over, and small models around them.
 
-Each module is one line of :data:`SEQUENCE_MODULES` or :data:`CELL_MODULES`; a test parametrized
-with :func:`parametrize` runs for every module that ``torch_ext`` has and shows the others as
-skipped, so a new module joins every integration test the moment it is exported.
+Each module is one line of :data:`SEQUENCE_MODULES` or :data:`CELL_MODULES` (a class, with the
+constructor options of a variant such as the reset-before GRU); a test parametrized with
+:func:`parametrize` runs for every module that ``torch_ext`` has and shows the others as skipped,
+so a new module joins every integration test the moment it is exported.
 """
 
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import pytest
 import torch
@@ -18,28 +19,37 @@ import torch_ext
 
 @dataclass(frozen=True)
 class RecurrentModule:
-    """A torch_ext module by name, with its ``torch.nn`` namesake where there is one."""
+    """A torch_ext module by name (and constructor options), with its ``torch.nn`` namesake where
+    there is one."""
 
     name: str
     reference: Optional[str]  # the torch.nn class of the same parameters and results, if any
+    options: Tuple[Tuple[str, Any], ...] = ()  # keyword arguments that make a variant
+
+    @property
+    def id(self) -> str:
+        return "-".join([self.name, *(f"{key}={value}" for key, value in self.options)])
 
     @property
     def available(self) -> bool:
         return hasattr(torch_ext, self.name)
 
     def build(self, *args: Any, **kwargs: Any) -> nn.Module:
-        return getattr(torch_ext, self.name)(*args, **kwargs)
+        options: Dict[str, Any] = dict(self.options)
+        return getattr(torch_ext, self.name)(*args, **options, **kwargs)
 
     def build_reference(self, *args: Any, **kwargs: Any) -> nn.Module:
-        assert self.reference is not None, f"torch.nn has no counterpart of torch_ext.{self.name}"
-        return getattr(nn, self.reference)(*args, **kwargs)
+        assert self.reference is not None, f"torch.nn has no counterpart of torch_ext.{self.id}"
+        return getattr(nn, self.reference)(*args, **dict(self.options), **kwargs)
 
 
 # Multi-layer modules over whole sequences: (input, state) -> (output, state).
 SEQUENCE_MODULES: Tuple[RecurrentModule, ...] = (
     RecurrentModule("LSTM", "LSTM"),
     RecurrentModule("GRU", "GRU"),
+    RecurrentModule("GRU", None, (("reset_after", False),)),  # the original GRU: nn has no such form
     RecurrentModule("RNN", "RNN"),
+    RecurrentModule("RNN", "RNN", (("nonlinearity", "relu"),)),
     RecurrentModule("LayerNormLSTM", None),
     RecurrentModule("LayerNormGRU", None),
 )
@@ -48,7 +58,9 @@ SEQUENCE_MODULES: Tuple[RecurrentModule, ...] = (
 CELL_MODULES: Tuple[RecurrentModule, ...] = (
     RecurrentModule("LSTMCell", "LSTMCell"),
     RecurrentModule("GRUCell", "GRUCell"),
+    RecurrentModule("GRUCell", None, (("reset_after", False),)),
     RecurrentModule("RNNCell", "RNNCell"),
+    RecurrentModule("RNNCell", "RNNCell", (("nonlinearity", "relu"),)),
 )
 
 
@@ -59,8 +71,8 @@ def parametrize(modules: Sequence[RecurrentModule], with_reference: bool = False
     for module in modules:
         marks = [pytest.mark.skipif(not module.available, reason=f"torch_ext.{module.name} does not exist yet")]
         if with_reference and module.reference is None:
-            marks.append(pytest.mark.skip(reason=f"torch.nn has no counterpart of {module.name}"))
-        params.append(pytest.param(module, id=module.name, marks=marks))
+            marks.append(pytest.mark.skip(reason=f"torch.nn has no counterpart of {module.id}"))
+        params.append(pytest.param(module, id=module.id, marks=marks))
     return params
 
 

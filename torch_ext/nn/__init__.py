@@ -1,9 +1,11 @@
 """Drop-in replacements of ``torch.nn`` modules that run on the torch_ext operators.
 
-``torch_ext.nn.LSTM`` stands wherever ``torch.nn.LSTM`` stands: same constructor, parameters,
-initialisation, state dict, forward and error messages.
+``torch_ext.nn.LSTM`` stands wherever ``torch.nn.LSTM`` stands (and likewise ``GRU``, ``RNN`` and
+the cells ``LSTMCell``, ``GRUCell``, ``RNNCell``): same constructor, parameters, initialisation,
+state dict, forward and error messages. ``GRU`` and ``GRUCell`` also offer the original GRU form,
+``reset_after=False``.
 """
 
-from torch_ext.nn.modules import LSTM, LSTMCell, RNNBase, RNNCellBase
+from torch_ext.nn.modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
-__all__ = ["RNNBase", "LSTM", "RNNCellBase", "LSTMCell"]
+__all__ = ["RNNBase", "LSTM", "GRU", "RNN", "RNNCellBase", "LSTMCell", "GRUCell", "RNNCell"]

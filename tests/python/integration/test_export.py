@@ -22,7 +22,6 @@ from recurrent_modules import (
 )
 from torch import Tensor, nn
 from torch.export import Dim, ExportedProgram
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 from torch.nn.utils.rnn import PackedSequence
 from torch.utils._pytree import tree_leaves
 
@@ -118,14 +117,6 @@ def test_packed_sequence_exports_strict(module: RecurrentModule) -> None:
     assert_packed_runs_like(program, model)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=GuardOnDataDependentSymNode,
-    reason="RNNBase._forward_packed sizes the zero initial state with int(batch_sizes[0]), a data-dependent "
-    "int that non-strict export cannot specialize (torch.nn.LSTM fails too, later, in aten::lstm.data's "
-    "meta). Reported: sizing it with sorted_indices.numel() when the PackedSequence has sorted_indices "
-    "exports (checked by passing such a state explicitly)",
-)
 def test_packed_sequence_exports_non_strict() -> None:
     model, program = export_packed_tagger(SEQUENCE_MODULES[0], strict=False)
     assert_packed_runs_like(program, model)

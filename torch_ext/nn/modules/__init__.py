@@ -1,6 +1,6 @@
 """The torch_ext modules, one file per family as in ``torch.nn.modules``."""
 
-from torch_ext.nn.modules.rnn import LSTM, RNNBase
-from torch_ext.nn.modules.rnn_cell import LSTMCell, RNNCellBase
+from torch_ext.nn.modules.rnn import GRU, LSTM, RNN, RNNBase
+from torch_ext.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
-__all__ = ["RNNBase", "LSTM", "RNNCellBase", "LSTMCell"]
+__all__ = ["RNNBase", "LSTM", "GRU", "RNN", "RNNCellBase", "LSTMCell", "GRUCell", "RNNCell"]

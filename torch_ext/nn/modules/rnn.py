@@ -4,7 +4,8 @@ r"""Multi-layer recurrent modules that run on the ``torch.ops.torch_ext`` kernel
 namesake: the constructor checks and their messages, the parameters (names, shapes, order and
 initialisation), and the forward's handling of batched, unbatched and packed input. A concrete
 module names its mode (which fixes the gates per hidden unit), says how its recurrent state is
-laid out, and maps a call onto its operator; :class:`LSTM` is the first one.
+laid out (one tensor ``h`` by default; ``(h, c)`` for :class:`LSTM`), and maps a call onto its
+operator: :class:`LSTM`, :class:`GRU` (both GRU forms) and :class:`RNN` (tanh or ReLU).
 """
 
 import math
@@ -15,12 +16,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, overload
 import torch
 from torch import Tensor
 from torch.nn import Module, init
+from torch._ops import OpOverloadPacket
 from torch.nn.parameter import Parameter
 from torch.nn.utils.rnn import PackedSequence
 
 from torch_ext import ops
 
-__all__ = ["RNNBase", "LSTM"]
+__all__ = ["RNNBase", "LSTM", "GRU", "RNN"]
 
 # Gates per hidden unit: the rows of ``weight_ih`` and ``weight_hh`` are this times ``hidden_size``.
 _GATES_PER_MODE: Dict[str, int] = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -28,6 +30,12 @@ _GATES_PER_MODE: Dict[str, int] = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU
 # A recurrent state as the user passes it: one tensor (GRU, RNN) or a pair (h, c) (LSTM).
 State = Any
 Input = Union[Tensor, PackedSequence]
+
+
+def _check_bool_option(name: str, value: Any) -> None:
+    """Raise ``TypeError`` with ``torch.nn``'s wording unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
 
 
 def _check_constructor_args(
@@ -54,9 +62,8 @@ def _check_constructor_args(
             f"num_layers={num_layers}",
             stacklevel=4,
         )
-    for name, value in (("bias", bias), ("batch_first", batch_first)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} should be of type bool, got: {type(value).__name__}")
+    _check_bool_option("bias", bias)
+    _check_bool_option("batch_first", batch_first)
     for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, int):
             raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
@@ -71,7 +78,7 @@ def _check_constructor_args(
 
 
 class RNNBase(Module):
-    r"""Base of the multi-layer recurrent modules (:class:`LSTM`; GRU and RNN plug in alike).
+    r"""Base of the multi-layer recurrent modules (:class:`LSTM`, :class:`GRU`, :class:`RNN`).
 
     It builds the parameters of every (layer, direction) in ``torch.nn.RNNBase``'s order, so that
     the same seed gives the same values and state dicts move freely between the two, and it runs
@@ -83,15 +90,19 @@ class RNNBase(Module):
 
     * ``mode``, passed to this constructor: a key of the gate table (``"LSTM"``: 4 gates per
       hidden unit, ``"GRU"``: 3, ``"RNN_TANH"``/``"RNN_RELU"``: 1);
+    * :meth:`_operator`: the ``torch.ops.torch_ext`` packet whose ``.input`` and ``.data``
+      overloads take ATen's ``gru``/``rnn_tanh`` arguments, which the default :meth:`_run_op`
+      calls (a module with another calling convention overrides :meth:`_run_op` instead);
     * :meth:`_direction_parameter_shapes` when one direction of a layer holds more parameters than
       ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (and ``weight_hr`` with projections),
       e.g. layer-norm gains, together with :meth:`reset_parameters` for their initial values;
-    * :meth:`_state_features`, :meth:`_split_state` and :meth:`_join_state`: the recurrent state's
-      tensors (one for GRU and RNN, ``(h, c)`` for LSTM) and their feature sizes;
-    * :meth:`_check_state_dims`: the check, with ``torch.nn``'s message, that a given initial
-      state has as many dimensions as the input calls for;
-    * :meth:`_run_op`: the call of the operator on the prepared tensors;
-    * :meth:`_check_packed_args` when packed input should be checked in Python first.
+    * for a state of more than the one tensor ``h`` (the default, as for GRU and RNN):
+      :meth:`_state_features`, :meth:`_split_state` and :meth:`_join_state` (the state's tensors
+      and their feature sizes; ``(h, c)`` for LSTM) and :meth:`_check_state_dims` (the check,
+      with ``torch.nn``'s message, that a given initial state has as many dimensions as the input
+      calls for);
+    * :meth:`_check_packed_args` when packed input should be checked otherwise than as
+      ``torch.nn.GRU`` and ``torch.nn.RNN`` check it (in Python, with their messages).
 
     Args:
         mode: the recurrence, see above.
@@ -109,8 +120,9 @@ class RNNBase(Module):
     bidirectional: bool
     proj_size: int
 
-    # Prefix of the message for input of the wrong rank ("LSTM: Expected input ...").
+    # The message for padded input of the wrong rank ("LSTM: Expected input ...").
     _name_in_errors: str = "RNN"
+    _input_rank_error: str = "{name}: Expected input to be 2D or 3D, got {dim}D instead"
 
     def __init__(
         self,
@@ -220,29 +232,67 @@ class RNNBase(Module):
         return text
 
     # ----------------------------------------------------------------- recurrent state hooks
+    # The defaults describe a state of one tensor h (GRU, RNN); LSTM overrides them for (h, c).
 
     def _state_features(self) -> Tuple[int, ...]:
-        """Feature size of each tensor of the recurrent state, in :meth:`_split_state` order."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+        """Feature size of each tensor of the recurrent state, in :meth:`_split_state` order; the
+        zero initial state is built with these sizes."""
+        # hidden_size, not _output_size: torch.nn.GRU/RNN build their zero state so even when a
+        # positional proj_size slipped past their constructor (which refuses it by keyword only),
+        # and then fail the size check below with the same message as this module.
+        return (self.hidden_size,)
 
     def _split_state(self, hx: State) -> List[Tensor]:
         """The tensors of a recurrent state as the user passes it."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+        return [hx]
 
     def _join_state(self, tensors: Sequence[Tensor]) -> State:
         """A recurrent state as the user gets it back, from its tensors."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+        return tensors[0]
 
     def _check_state_dims(self, hx: State, expected_dim: int) -> None:
         """Raise unless each tensor of a given initial state has ``expected_dim`` dimensions."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its recurrent state")
+        if hx.dim() != expected_dim:
+            kind = "batched 3-D" if expected_dim == 3 else "unbatched 2-D"
+            raise RuntimeError(f"For {kind} input, hx should also be {expected_dim}-D but got {hx.dim()}-D tensor")
+
+    def _operator(self) -> OpOverloadPacket:
+        """The ``torch.ops.torch_ext`` op (``.input`` and ``.data`` overloads) the default
+        :meth:`_run_op` calls."""
+        raise NotImplementedError(f"{type(self).__name__} does not define its operator")
 
     def _run_op(self, input: Tensor, batch_sizes: Optional[Tensor], hx: State) -> Tuple[Tensor, State]:
         """Run the operator: padded ``input`` when ``batch_sizes`` is None, else packed data."""
-        raise NotImplementedError(f"{type(self).__name__} does not define its operator")
+        operator = self._operator()
+        weights = self._flat_weights
+        if batch_sizes is None:
+            return operator.input(
+                input,
+                hx,
+                weights,
+                self.bias,
+                self.num_layers,
+                self.dropout,
+                self.training,
+                self.bidirectional,
+                self.batch_first,
+            )
+        return operator.data(
+            input,
+            batch_sizes,
+            hx,
+            weights,
+            self.bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+        )
 
-    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor) -> None:
-        """Check packed input before the operator runs; by default the operator checks it."""
+    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor, batch: int) -> None:
+        """Check packed input of ``batch`` sequences and the (sorted) initial state before the
+        operator runs, as torch.nn.GRU and torch.nn.RNN do."""
+        self._check_forward_args(data, hx, batch_sizes, batch)
 
     def _check_scalar_args(self) -> None:
         """Raise ``TypeError`` where ATen's argument parser does.
@@ -290,12 +340,14 @@ class RNNBase(Module):
             )
 
     def _expected_state_size(
-        self, input: Tensor, batch_sizes: Optional[Tensor], features: int
+        self, input: Tensor, batch_sizes: Optional[Tensor], features: int, batch: Optional[int] = None
     ) -> Tuple[int, int, int]:
-        if batch_sizes is not None:
-            batch = int(batch_sizes[0])
-        else:
-            batch = input.size(0) if self.batch_first else input.size(1)
+        """``(D * num_layers, N, features)``; ``batch``, when given, is ``N`` (see :meth:`_packed_batch_size`)."""
+        if batch is None:
+            if batch_sizes is not None:
+                batch = int(batch_sizes[0])
+            else:
+                batch = input.size(0) if self.batch_first else input.size(1)
         return (self.num_layers * self._num_directions, batch, features)
 
     def get_expected_hidden_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:
@@ -314,13 +366,20 @@ class RNNBase(Module):
 
     def check_forward_args(self, input: Tensor, hidden: State, batch_sizes: Optional[Tensor]) -> None:
         """Check ``input`` and every tensor of the initial state ``hidden`` against the module."""
+        self._check_forward_args(input, hidden, batch_sizes, None)
+
+    def _check_forward_args(
+        self, input: Tensor, hidden: State, batch_sizes: Optional[Tensor], batch: Optional[int]
+    ) -> None:
         self.check_input(input, batch_sizes)
         tensors = self._split_state(hidden)
-        for index, (tensor, features) in enumerate(zip(tensors, self._state_features())):
+        # h must have H_out features (get_expected_hidden_size), any further state its own.
+        features = (self._output_size, *self._state_features()[1:])
+        for index, (tensor, size) in enumerate(zip(tensors, features)):
             message = "Expected hidden size {}, got {}"
             if len(tensors) > 1:
                 message = f"Expected hidden[{index}] size {{}}, got {{}}"
-            self.check_hidden_size(tensor, self._expected_state_size(input, batch_sizes, features), message)
+            self.check_hidden_size(tensor, self._expected_state_size(input, batch_sizes, size, batch), message)
 
     def permute_hidden(self, hx: State, permutation: Optional[Tensor]) -> State:
         """Reorder the batch dimension (1) of every tensor of ``hx``; ``None`` keeps it as is."""
@@ -335,25 +394,36 @@ class RNNBase(Module):
             return self._forward_packed(input, hx)
         return self._forward_padded(input, hx)
 
+    @staticmethod
+    def _packed_batch_size(batch_sizes: Tensor, sorted_indices: Optional[Tensor]) -> int:
+        """How many sequences a PackedSequence holds.
+
+        ``sorted_indices.numel()`` equals ``batch_sizes[0]`` but is a size, not data: under
+        non-strict ``torch.export`` (and other tracing) it stays symbolic, where
+        ``int(batch_sizes[0])`` would be a data-dependent value to guard on.
+        """
+        if sorted_indices is not None:
+            return sorted_indices.numel()
+        return int(batch_sizes[0])
+
     def _forward_packed(self, input: PackedSequence, hx: Optional[State]) -> Tuple[PackedSequence, State]:
         data, batch_sizes, sorted_indices, unsorted_indices = input
+        batch = self._packed_batch_size(batch_sizes, sorted_indices)
         if hx is None:
-            hx = self._zero_state(data, int(batch_sizes[0]))
+            hx = self._zero_state(data, batch)
         else:
             # The user orders the initial state like the original batch; the kernel wants the
             # packed order (longest sequence first).
             hx = self.permute_hidden(hx, sorted_indices)
+        self._check_packed_args(data, hx, batch_sizes, batch)
         self._check_scalar_args()
-        self._check_packed_args(data, hx, batch_sizes)
         output, hidden = self._run_op(data, batch_sizes, hx)
         packed = PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices)
         return packed, self.permute_hidden(hidden, unsorted_indices)
 
     def _forward_padded(self, input: Tensor, hx: Optional[State]) -> Tuple[Tensor, State]:
         if input.dim() not in (2, 3):
-            raise ValueError(
-                f"{self._name_in_errors}: Expected input to be 2D or 3D, got {input.dim()}D instead"
-            )
+            raise ValueError(self._input_rank_error.format(name=self._name_in_errors, dim=input.dim()))
         is_batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
         if not is_batched:
@@ -525,9 +595,11 @@ class LSTM(RNNBase):
                 f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors"
             )
 
-    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor) -> None:
+    def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor, batch: int) -> None:
+        # torch.nn.LSTM leaves packed input to ATen: its argument parser runs first, then
         # torch.lstm reads size(2) of both states (to tell projections apart) before it checks
         # anything else, so a state of fewer than three dimensions fails there with IndexError.
+        self._check_scalar_args()
         if isinstance(hx, (tuple, list)) and len(hx) == 2:
             for state in hx:
                 state.size(2)
@@ -582,4 +654,335 @@ class LSTM(RNNBase):
         self, input: Input, hx: Optional[Tuple[Tensor, Tensor]] = None
     ) -> Tuple[Input, Tuple[Tensor, Tensor]]:
         """Run the LSTM over ``input`` from ``hx = (h_0, c_0)``; returns ``output, (h_n, c_n)``."""
+        return super().forward(input, hx)
+
+
+def _refuse_proj_size(kwargs: Dict[str, Any]) -> None:
+    # torch.nn.GRU and torch.nn.RNN refuse proj_size by keyword only (a positional one reaches
+    # RNNBase, which builds weight_hr; the forward then fails on the state's size), and so do these.
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
+class GRU(RNNBase):
+    r"""A multi-layer gated recurrent unit (GRU) network over a sequence; a drop-in replacement of
+    :class:`torch.nn.GRU` whose forward and backward run torch_ext's kernels, with the original
+    form of the GRU (``reset_after=False``) as an option.
+
+    Every layer turns each element :math:`x_t` of its input sequence and its previous hidden state
+    :math:`h_{t-1}` into
+
+    .. math::
+        \begin{array}{ll}
+            r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
+            z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+            n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \\
+            h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+        \end{array}
+
+    with the reset, update and new gates :math:`r_t, z_t, n_t`, the sigmoid :math:`\sigma` and
+    the element-wise product :math:`\odot`; :math:`h_0` is the given initial state (zeros by
+    default). This is PyTorch's form (``reset_after=True``, the default): the reset gate scales
+    :math:`W_{hn} h_{t-1} + b_{hn}` *after* the product, so that all three :math:`W_{h\cdot}
+    h_{t-1}` products are one matrix product per step. With ``reset_after=False`` the module
+    computes the original GRU (Cho et al., 2014, arXiv:1406.1078v1), where the reset gate acts
+    *before* the product:
+
+    .. math::
+        n_t = \tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn})
+
+    and everything else as above. Both forms have the same parameters (names, shapes, order and
+    initialisation), so state dicts load into :class:`torch.nn.GRU` and back either way; only the
+    results differ.
+
+    How the reset-before form maps onto other notations:
+
+    * The text this project teaches writes, without biases, :math:`r = \sigma(W_r [h_{t-1},
+      x_t])`, :math:`z = \sigma(W_z [h_{t-1}, x_t])`, :math:`\tilde h = \tanh(W [r \odot h_{t-1},
+      x_t])` and :math:`h_t = (1 - z) \odot h_{t-1} + z \odot \tilde h`. Its candidate
+      :math:`\tilde h` is :math:`n_t` of ``reset_after=False`` and its :math:`r` is
+      :math:`r_t`, but its :math:`z` weighs the *new* candidate where PyTorch's weighs the old
+      state: :math:`z_\text{text} = 1 - z_t`. As :math:`1 - \sigma(a) = \sigma(-a)`, the text's
+      weights are :math:`W_r = [W_{hr} | W_{ir}]`, :math:`W = [W_{hn} | W_{in}]` and
+      :math:`W_z = -[W_{hz} | W_{iz}]` (with biases :math:`b_r = b_{ir} + b_{hr}`,
+      :math:`b = b_{in} + b_{hn}`, :math:`b_z = -(b_{iz} + b_{hz})`).
+    * Keras' ``GRU(reset_after=False)`` (with ``recurrent_activation="sigmoid"``) is this form
+      with PyTorch's :math:`z` (:math:`h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h`). Its
+      ``kernel`` is ``(input_size, 3 * units)`` and ``recurrent_kernel`` ``(units, 3 * units)``
+      with the gates in the order :math:`z, r, h`: ``weight_ih_l0`` is ``kernel`` transposed
+      with its row blocks reordered to :math:`r, z, n`, ``weight_hh_l0`` likewise from
+      ``recurrent_kernel``, ``bias_ih_l0`` its single ``bias`` reordered, and ``bias_hh_l0``
+      zero. Keras' default since TensorFlow 2, ``reset_after=True`` (two bias rows, input and
+      recurrent), is PyTorch's form, this module's default.
+
+    Layer :math:`l \ge 2` reads the hidden states of layer :math:`l - 1`; in training, with
+    ``dropout > 0``, each of those is zeroed with probability ``dropout`` (and the rest scaled by
+    :math:`1 / (1 - \text{dropout})`), for every layer but the last.
+
+    Args:
+        input_size: features of each input element :math:`x_t`.
+        hidden_size: features of the hidden state :math:`h_t`.
+        num_layers: how many GRU layers are stacked, each reading the previous one's output.
+            Default: 1
+        bias: if ``False``, the layers have no biases :math:`b_{ih}, b_{hh}`. Default: ``True``
+        batch_first: if ``True``, ``input`` and ``output`` are ``(batch, seq, feature)`` rather
+            than ``(seq, batch, feature)``; the state keeps the batch in dimension 1 either way,
+            and unbatched input ignores it. Default: ``False``
+        dropout: probability of zeroing each output feature of every layer but the last, in
+            training. Default: 0
+        bidirectional: if ``True``, every layer also runs over the reversed sequence and
+            concatenates both directions' outputs. Default: ``False``
+        device: where the parameters are created. Default: the current default device
+        dtype: the parameters' dtype. Default: the default floating-point dtype
+        reset_after: keyword only. ``True`` for PyTorch's form (the reset gate after the
+            product with :math:`W_{hn}`, as :class:`torch.nn.GRU`), ``False`` for the original
+            form (before it). Default: ``True``
+
+    Inputs: input, h_0
+        * **input**: :math:`(L, H_{in})` for an unbatched sequence, :math:`(L, N, H_{in})`, or
+          :math:`(N, L, H_{in})` with ``batch_first=True``; or a
+          :class:`torch.nn.utils.rnn.PackedSequence` of sequences of several lengths (see
+          :func:`torch.nn.utils.rnn.pack_padded_sequence`).
+        * **h_0**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: each sequence's initial hidden state,
+          in the order of the original batch (also for packed input). Zeros when not given.
+
+        Here
+
+        .. math::
+            \begin{aligned}
+                N ={} & \text{batch size} \\
+                L ={} & \text{sequence length} \\
+                D ={} & 2 \text{ if bidirectional else } 1 \\
+                H_{in} ={} & \text{input\_size} \\
+                H_{out} ={} & \text{hidden\_size}
+            \end{aligned}
+
+    Outputs: output, h_n
+        * **output**: :math:`(L, D \cdot H_{out})` unbatched, :math:`(L, N, D \cdot H_{out})`, or
+          :math:`(N, L, D \cdot H_{out})` with ``batch_first=True``: the last layer's :math:`h_t`
+          for every :math:`t` (both directions side by side, forward first). A packed input gives
+          a packed output with the input's ``batch_sizes`` and indices.
+        * **h_n**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: every layer's and direction's final
+          hidden state (for the reverse direction, the state after reading the first element).
+
+    Attributes:
+        weight_ih_l[k]: input-to-hidden weights :math:`(W_{ir}|W_{iz}|W_{in})` of layer :math:`k`,
+            of shape ``(3*hidden_size, input_size)`` for :math:`k = 0`, else
+            ``(3*hidden_size, D * hidden_size)``.
+        weight_hh_l[k]: hidden-to-hidden weights :math:`(W_{hr}|W_{hz}|W_{hn})` of layer
+            :math:`k`, of shape ``(3*hidden_size, hidden_size)``.
+        bias_ih_l[k]: input-to-hidden bias :math:`(b_{ir}|b_{iz}|b_{in})`, of shape
+            ``(3*hidden_size)``; only with ``bias=True``.
+        bias_hh_l[k]: hidden-to-hidden bias :math:`(b_{hr}|b_{hz}|b_{hn})`, of shape
+            ``(3*hidden_size)``; only with ``bias=True``.
+        weight_ih_l[k]_reverse, weight_hh_l[k]_reverse, bias_ih_l[k]_reverse,
+        bias_hh_l[k]_reverse: the same for the reverse direction; only with
+            ``bidirectional=True``.
+
+    All parameters start from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with
+    :math:`k = 1 / \text{hidden\_size}`, drawn in the order above (layer by layer, forward
+    direction first), exactly as :class:`torch.nn.GRU` draws them: the same seed gives the same
+    values, and state dicts load both ways.
+
+    Examples::
+
+        >>> gru = torch_ext.GRU(10, 20, num_layers=2)
+        >>> input = torch.randn(5, 3, 10)
+        >>> h0 = torch.randn(2, 3, 20)
+        >>> output, hn = gru(input, h0)
+        >>> output.shape, hn.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+        >>> original = torch_ext.GRU(10, 20, num_layers=2, reset_after=False)
+        >>> original.load_state_dict(gru.state_dict())  # same parameters, other equations
+        <All keys matched successfully>
+    """
+
+    _name_in_errors = "GRU"
+    # A class default, so that a pickle of a module without the attribute loads as PyTorch's form.
+    reset_after: bool = True
+
+    @overload
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Optional[Union[torch.device, str, int]] = None,
+        dtype: Optional[torch.dtype] = None,
+        *,
+        reset_after: bool = True,
+    ) -> None: ...
+
+    @overload
+    def __init__(self, *args: Any, reset_after: bool = True, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, reset_after: bool = True, **kwargs: Any) -> None:
+        _refuse_proj_size(kwargs)
+        _check_bool_option("reset_after", reset_after)
+        # The rest passes through untouched, so that a wrong call fails with RNNBase.__init__'s
+        # message, as torch.nn.GRU's does.
+        super().__init__("GRU", *args, **kwargs)
+        self.reset_after = reset_after
+
+    def _operator(self) -> OpOverloadPacket:
+        if self.reset_after:
+            return torch.ops.torch_ext.gru
+        return torch.ops.torch_ext.gru_reset_before
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        if not self.reset_after:
+            text += ", reset_after=False"
+        return text
+
+    @overload
+    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]: ...
+
+    @overload
+    def forward(self, input: PackedSequence, hx: Optional[Tensor] = None) -> Tuple[PackedSequence, Tensor]: ...
+
+    def forward(self, input: Input, hx: Optional[Tensor] = None) -> Tuple[Input, Tensor]:
+        """Run the GRU over ``input`` from ``h_0 = hx``; returns ``output, h_n``."""
+        return super().forward(input, hx)
+
+
+class RNN(RNNBase):
+    r"""A multi-layer Elman recurrent network with :math:`\tanh` or ReLU over a sequence; a
+    drop-in replacement of :class:`torch.nn.RNN` whose forward and backward run torch_ext's
+    kernels.
+
+    Every layer turns each element :math:`x_t` of its input sequence and its previous hidden state
+    :math:`h_{t-1}` into
+
+    .. math::
+        h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
+
+    with :math:`\text{ReLU}` in place of :math:`\tanh` when ``nonlinearity='relu'``;
+    :math:`h_0` is the given initial state (zeros by default). Layer :math:`l \ge 2` reads the
+    hidden states of layer :math:`l - 1`; in training, with ``dropout > 0``, each of those is
+    zeroed with probability ``dropout`` (and the rest scaled by :math:`1 / (1 - \text{dropout})`),
+    for every layer but the last.
+
+    Args:
+        input_size: features of each input element :math:`x_t`.
+        hidden_size: features of the hidden state :math:`h_t`.
+        num_layers: how many layers are stacked, each reading the previous one's output.
+            Default: 1
+        nonlinearity: ``'tanh'`` or ``'relu'``. Default: ``'tanh'``
+        bias: if ``False``, the layers have no biases :math:`b_{ih}, b_{hh}`. Default: ``True``
+        batch_first: if ``True``, ``input`` and ``output`` are ``(batch, seq, feature)`` rather
+            than ``(seq, batch, feature)``; the state keeps the batch in dimension 1 either way,
+            and unbatched input ignores it. Default: ``False``
+        dropout: probability of zeroing each output feature of every layer but the last, in
+            training. Default: 0
+        bidirectional: if ``True``, every layer also runs over the reversed sequence and
+            concatenates both directions' outputs. Default: ``False``
+        device: where the parameters are created. Default: the current default device
+        dtype: the parameters' dtype. Default: the default floating-point dtype
+
+    Inputs: input, h_0
+        * **input**: :math:`(L, H_{in})` for an unbatched sequence, :math:`(L, N, H_{in})`, or
+          :math:`(N, L, H_{in})` with ``batch_first=True``; or a
+          :class:`torch.nn.utils.rnn.PackedSequence` of sequences of several lengths.
+        * **h_0**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: each sequence's initial hidden state,
+          in the order of the original batch (also for packed input). Zeros when not given.
+
+        Here :math:`N` is the batch size, :math:`L` the sequence length, :math:`D` 2 if
+        bidirectional else 1, :math:`H_{in}` ``input_size`` and :math:`H_{out}` ``hidden_size``.
+
+    Outputs: output, h_n
+        * **output**: :math:`(L, D \cdot H_{out})` unbatched, :math:`(L, N, D \cdot H_{out})`, or
+          :math:`(N, L, D \cdot H_{out})` with ``batch_first=True``: the last layer's :math:`h_t`
+          for every :math:`t` (both directions side by side, forward first). A packed input gives
+          a packed output with the input's ``batch_sizes`` and indices.
+        * **h_n**: :math:`(D \cdot \text{num\_layers}, H_{out})` unbatched, else
+          :math:`(D \cdot \text{num\_layers}, N, H_{out})`: every layer's and direction's final
+          hidden state.
+
+    Attributes:
+        weight_ih_l[k]: input-to-hidden weights of layer :math:`k`, of shape
+            ``(hidden_size, input_size)`` for :math:`k = 0`, else ``(hidden_size, D * hidden_size)``.
+        weight_hh_l[k]: hidden-to-hidden weights of layer :math:`k`, of shape
+            ``(hidden_size, hidden_size)``.
+        bias_ih_l[k]: input-to-hidden bias, of shape ``(hidden_size)``; only with ``bias=True``.
+        bias_hh_l[k]: hidden-to-hidden bias, of shape ``(hidden_size)``; only with ``bias=True``.
+        weight_ih_l[k]_reverse, weight_hh_l[k]_reverse, bias_ih_l[k]_reverse,
+        bias_hh_l[k]_reverse: the same for the reverse direction; only with
+            ``bidirectional=True``.
+
+    All parameters start from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with
+    :math:`k = 1 / \text{hidden\_size}`, drawn in the order above, exactly as
+    :class:`torch.nn.RNN` draws them.
+
+    Examples::
+
+        >>> rnn = torch_ext.RNN(10, 20, num_layers=2, nonlinearity="relu")
+        >>> input = torch.randn(5, 3, 10)
+        >>> h0 = torch.randn(2, 3, 20)
+        >>> output, hn = rnn(input, h0)
+        >>> output.shape, hn.shape
+        (torch.Size([5, 3, 20]), torch.Size([2, 3, 20]))
+    """
+
+    _name_in_errors = "RNN"
+    # torch.nn.RNN's wording, which differs from GRU's and LSTM's by the word "tensor".
+    _input_rank_error = "{name}: Expected input to be 2D or 3D, got {dim}D tensor instead"
+    nonlinearity: str
+
+    @overload
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: Optional[Union[torch.device, str, int]] = None,
+        dtype: Optional[torch.dtype] = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _refuse_proj_size(kwargs)
+        # nonlinearity is RNN's own 4th argument; the others go to RNNBase as for torch.nn.RNN
+        # (so a nonlinearity given both ways fails there, as it does for torch.nn.RNN).
+        if len(args) > 3:
+            nonlinearity = args[3]
+            args = args[:3] + args[4:]
+        else:
+            nonlinearity = kwargs.pop("nonlinearity", "tanh")
+        if nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        super().__init__(mode, *args, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def _operator(self) -> OpOverloadPacket:
+        if self.mode == "RNN_TANH":
+            return torch.ops.torch_ext.rnn_tanh
+        return torch.ops.torch_ext.rnn_relu
+
+    @overload
+    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]: ...
+
+    @overload
+    def forward(self, input: PackedSequence, hx: Optional[Tensor] = None) -> Tuple[PackedSequence, Tensor]: ...
+
+    def forward(self, input: Input, hx: Optional[Tensor] = None) -> Tuple[Input, Tensor]:
+        """Run the RNN over ``input`` from ``h_0 = hx``; returns ``output, h_n``."""
         return super().forward(input, hx)
