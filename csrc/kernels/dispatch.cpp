@@ -3,6 +3,8 @@
 
 #include "kernels/gru.h"
 #include "kernels/layer_norm.h"
+#include "kernels/layer_norm_gru.h"
+#include "kernels/layer_norm_lstm.h"
 #include "kernels/lstm.h"
 #include "kernels/rnn.h"
 
@@ -56,6 +58,10 @@ TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_forward, RnnForwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(rnn_layer_backward, RnnBackwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(layer_norm_forward, LayerNormForwardArgs)
 TORCH_EXT_DISPATCHED_KERNEL(layer_norm_backward, LayerNormBackwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_lstm_layer_forward, LayerNormLstmForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_lstm_layer_backward, LayerNormLstmBackwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_gru_layer_forward, LayerNormGruForwardArgs)
+TORCH_EXT_DISPATCHED_KERNEL(layer_norm_gru_layer_backward, LayerNormGruBackwardArgs)
 
 #undef TORCH_EXT_DISPATCHED_KERNEL
 

@@ -12,11 +12,14 @@
 // Included only by kernel files (compiled once per CPU capability).
 #pragma once
 
+#include "kernels/parallel.h"
+#include "kernels/team.h"
 #include "kernels/vec_math.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace torch_ext::kernels {
 namespace CPU_CAPABILITY {
@@ -111,6 +114,154 @@ void backward_sums(const scalar_t* grad_output, const scalar_t* x, const scalar_
   sum_g = horizontal_sum(g_total);
   sum_g_xhat = horizontal_sum(g_xhat_total);
 }
+
+// x̂ = (x − μ)·rstd in place for every row of a [rows, n] matrix; each row's rstd goes to
+// rstd[row · rstd_stride].
+template <typename scalar_t>
+void normalize_rows(scalar_t* matrix, int64_t rows, int64_t n, scalar_t eps, scalar_t* rstd,
+                    int64_t rstd_stride) {
+  using V = Vec<scalar_t>;
+  for_each_row_block(rows, n, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      scalar_t* x = matrix + row * n;
+      const Moments<scalar_t> m = moments(x, n);
+      const scalar_t row_rstd = m.rstd(eps);
+      rstd[row * rstd_stride] = row_rstd;
+      const V mean(m.mean);
+      const V scale(row_rstd);
+      for (int64_t j = 0; j < n; j += V::size()) {
+        const int64_t c = std::min<int64_t>(V::size(), n - j);
+        store((load(x + j, c) - mean) * scale, x + j, c);
+      }
+    }
+  });
+}
+
+// Through y = x̂ ⊙ w + b over rows of a [rows, n] matrix whose x̂ was saved: dy (`grad`) becomes
+// dx in place, and ∂w = Σ dy ⊙ x̂, ∂b = Σ dy are written (threads sum their rows separately,
+// then the parts are added).
+template <typename scalar_t>
+void layer_norm_backward_saved(scalar_t* grad, const scalar_t* xhat, int64_t rows, int64_t n,
+                               const scalar_t* rstd, int64_t rstd_stride, const scalar_t* weight,
+                               scalar_t* grad_weight, scalar_t* grad_bias) {
+  using V = Vec<scalar_t>;
+  const int64_t blocks = std::max<int64_t>(
+      1, std::min<int64_t>(at::get_num_threads(), rows * n / kValuesPerTask));
+  std::vector<scalar_t> partial(static_cast<size_t>(blocks * 2 * n), scalar_t(0));
+  const scalar_t inverse_n = scalar_t(1) / static_cast<scalar_t>(std::max<int64_t>(n, 1));
+  at::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t block = first; block < last; ++block) {
+      const Share share = share_of(rows, block, blocks);
+      scalar_t* weight_sum = partial.data() + block * 2 * n;
+      scalar_t* bias_sum = weight_sum + n;
+      for (int64_t row = share.begin; row < share.end; ++row) {
+        scalar_t* dy = grad + row * n;
+        const scalar_t* x = xhat + row * n;
+        V g_total(scalar_t(0));
+        V g_xhat_total(scalar_t(0));
+        for (int64_t j = 0; j < n; j += V::size()) {
+          const int64_t c = std::min<int64_t>(V::size(), n - j);
+          const V d = load(dy + j, c);
+          const V xh = load(x + j, c);
+          store(load(weight_sum + j, c) + d * xh, weight_sum + j, c);
+          store(load(bias_sum + j, c) + d, bias_sum + j, c);
+          const V g = d * load(weight + j, c);
+          g_total = g_total + g;
+          g_xhat_total = g_xhat_total + g * xh;
+        }
+        const V mean_g(horizontal_sum(g_total) * inverse_n);
+        const V mean_g_xhat(horizontal_sum(g_xhat_total) * inverse_n);
+        const V row_rstd(rstd[row * rstd_stride]);
+        for (int64_t j = 0; j < n; j += V::size()) {
+          const int64_t c = std::min<int64_t>(V::size(), n - j);
+          const V g = load(dy + j, c) * load(weight + j, c);
+          store(row_rstd * (g - mean_g - load(x + j, c) * mean_g_xhat), dy + j, c);
+        }
+      }
+    }
+  });
+  for (int64_t j = 0; j < n; ++j) {
+    scalar_t weight_total = 0;
+    scalar_t bias_total = 0;
+    for (int64_t block = 0; block < blocks; ++block) {
+      weight_total += partial[static_cast<size_t>(block * 2 * n + j)];
+      bias_total += partial[static_cast<size_t>(block * 2 * n + n + j)];
+    }
+    grad_weight[j] = weight_total;
+    grad_bias[j] = bias_total;
+  }
+}
+
+// Row statistics when a team's threads each hold some features of every row: a thread publishes
+// its part of row `row`, the team syncs, then every thread merges all parts of the rows it needs.
+// `storage` has room for (team size) × rows parts.
+template <typename Part>
+class TeamRowParts {
+ public:
+  TeamRowParts(Part* storage, int64_t rows) : storage_(storage), rows_(rows) {}
+
+  void publish(const Team& team, int64_t row, const Part& part) const {
+    storage_[team.rank() * rows_ + row] = part;
+  }
+
+  template <typename Merge>
+  Part merged(const Team& team, int64_t row, const Merge& merge) const {
+    Part result = storage_[row];
+    for (int64_t rank = 1; rank < team.size(); ++rank) {
+      result = merge(result, storage_[rank * rows_ + row]);
+    }
+    return result;
+  }
+
+ private:
+  Part* storage_;
+  int64_t rows_;
+};
+
+// Two sums published together (Σ g and Σ g ⊙ x̂ of a row's part).
+template <typename scalar_t>
+struct SumPair {
+  scalar_t first = 0;
+  scalar_t second = 0;
+  SumPair operator+(const SumPair& other) const {
+    return {first + other.first, second + other.second};
+  }
+};
+
+template <typename scalar_t>
+Moments<scalar_t> merge_moments(const Moments<scalar_t>& a, const Moments<scalar_t>& b) {
+  return a.combined(b);
+}
+
+template <typename scalar_t>
+SumPair<scalar_t> merge_sums(const SumPair<scalar_t>& a, const SumPair<scalar_t>& b) {
+  return a + b;
+}
+
+// Moments of a thread's columns of a gates row: units [begin, end) of each of the gates.
+template <typename scalar_t>
+Moments<scalar_t> gate_moments(const scalar_t* row, int64_t gates, int64_t hidden_size,
+                               Share units) {
+  Moments<scalar_t> total;
+  for (int64_t gate = 0; gate < gates; ++gate) {
+    total = total.combined(moments(row + gate * hidden_size + units.begin, units.end - units.begin));
+  }
+  return total;
+}
+
+// Scratch a team of a layer-norm cell shares: the parts of its per-row statistics, one set per
+// normalisation, so that a set is rewritten only after every thread has passed the barrier that
+// follows its merge.
+template <typename scalar_t>
+struct TeamNormScratch {
+  std::vector<Moments<scalar_t>> hidden_moments, cell_moments;
+  std::vector<SumPair<scalar_t>> hidden_sums, cell_sums;
+  TeamNormScratch(int64_t team_size, int64_t batch)
+      : hidden_moments(static_cast<size_t>(team_size * batch)),
+        cell_moments(static_cast<size_t>(team_size * batch)),
+        hidden_sums(static_cast<size_t>(team_size * batch)),
+        cell_sums(static_cast<size_t>(team_size * batch)) {}
+};
 
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

@@ -129,4 +129,71 @@ TORCH_LIBRARY(torch_ext, m) {
       "Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> "
       "(Tensor grad_input, Tensor grad_weight, Tensor grad_bias)",
       tags);
+
+  // --- layer-normalised LSTM and GRU (Ba, Kiros and Hinton, 2016) -------------------------------------
+  // The signatures of lstm/gru plus eps; each (layer, direction) of params continues with
+  // ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias [G·H] (and for the LSTM ln_cell_weight,
+  // ln_cell_bias [H]). The cells take one direction's params.
+  m.def(
+      "layer_norm_lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, "
+      "int num_layers, float dropout, bool train, bool bidirectional, bool batch_first, "
+      "float eps=1e-05) -> (Tensor, Tensor, Tensor)",
+      tags);
+  m.def(
+      "layer_norm_lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, "
+      "bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, "
+      "float eps=1e-05) -> (Tensor, Tensor, Tensor)",
+      tags);
+  m.def(
+      "layer_norm_lstm_cell(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases=True, "
+      "float eps=1e-05) -> (Tensor, Tensor)",
+      tags);
+  m.def(
+      "layer_norm_lstm_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, "
+      "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "
+      "Tensor hy, Tensor cy)",
+      tags);
+  // Saved: gates [D, 3, N, 4H] (ĝi, ĝh, i f g o), cells [D, 2, N, H] (c, ĉ), rstd [D, N, 3].
+  m.def(
+      "_layer_norm_lstm_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, "
+      "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "
+      "Tensor hy, Tensor cy, Tensor gates, Tensor cells, Tensor rstd)",
+      tags);
+  m.def(
+      "_layer_norm_lstm_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, "
+      "Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, Tensor[] params, bool has_biases, "
+      "bool bidirectional, Tensor output, Tensor gates, Tensor cells, Tensor rstd, "
+      "bool need_grad_input) -> (Tensor grad_input, Tensor grad_hx, Tensor grad_cx, "
+      "Tensor[] grad_params)",
+      tags);
+  m.def(
+      "layer_norm_gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, "
+      "int num_layers, float dropout, bool train, bool bidirectional, bool batch_first, "
+      "float eps=1e-05) -> (Tensor, Tensor)",
+      tags);
+  m.def(
+      "layer_norm_gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, "
+      "bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, "
+      "float eps=1e-05) -> (Tensor, Tensor)",
+      tags);
+  m.def(
+      "layer_norm_gru_cell(Tensor input, Tensor hx, Tensor[] params, bool has_biases=True, "
+      "float eps=1e-05) -> Tensor",
+      tags);
+  m.def(
+      "layer_norm_gru_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor[] params, "
+      "bool has_biases, bool bidirectional, float eps) -> (Tensor output, Tensor hy)",
+      tags);
+  // Saved: gates [D, 3, N, 3H] (ĝi, ĝh, r z n), rstd [D, N, 2].
+  m.def(
+      "_layer_norm_gru_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, "
+      "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "
+      "Tensor hy, Tensor gates, Tensor rstd)",
+      tags);
+  m.def(
+      "_layer_norm_gru_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor input, "
+      "Tensor? batch_sizes, Tensor hx, Tensor[] params, bool has_biases, bool bidirectional, "
+      "Tensor output, Tensor gates, Tensor rstd, bool need_grad_input) -> (Tensor grad_input, "
+      "Tensor grad_hx, Tensor[] grad_params)",
+      tags);
 }

@@ -19,7 +19,12 @@ RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout&
     next += 2;
   }
   if (layout.projected) {
-    result.w_hr = params[next];
+    result.w_hr = params[next++];
+  }
+  at::Tensor* norms[] = {&result.ln_ih_weight, &result.ln_ih_bias, &result.ln_hh_weight,
+                         &result.ln_hh_bias, &result.ln_cell_weight, &result.ln_cell_bias};
+  for (int64_t i = 0; i < 2 * layout.layer_norms; ++i) {
+    *norms[i] = params[next++];
   }
   return result;
 }
@@ -35,7 +40,10 @@ void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayou
               layout.total(), " tensors (", layout.num_layers, " layer(s) x ", layout.directions,
               " direction(s) x ", layout.per_direction(), " per direction: weight_ih, weight_hh",
               layout.has_biases ? ", bias_ih, bias_hh" : "",
-              layout.projected ? ", weight_hr" : "", "), got ", params.size());
+              layout.projected ? ", weight_hr" : "",
+              layout.layer_norms >= 2 ? ", ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias" : "",
+              layout.layer_norms >= 3 ? ", ln_cell_weight, ln_cell_bias" : "", "), got ",
+              params.size());
   const c10::SymInt gate_size = hidden_size * layout.gates;
   // A wrong input width shows first as a mismatch with weight_ih_l0: name the input instead.
   if (params[0].defined() && params[0].dim() == 2) {
@@ -62,6 +70,16 @@ void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayou
       }
       if (layout.projected) {
         check("weight_hr", p.w_hr, {state_size, hidden_size});
+      }
+      if (layout.layer_norms >= 2) {
+        check("ln_ih_weight", p.ln_ih_weight, {gate_size});
+        check("ln_ih_bias", p.ln_ih_bias, {gate_size});
+        check("ln_hh_weight", p.ln_hh_weight, {gate_size});
+        check("ln_hh_bias", p.ln_hh_bias, {gate_size});
+      }
+      if (layout.layer_norms >= 3) {
+        check("ln_cell_weight", p.ln_cell_weight, {hidden_size});
+        check("ln_cell_bias", p.ln_cell_bias, {hidden_size});
       }
     }
   }

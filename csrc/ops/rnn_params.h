@@ -3,6 +3,9 @@
 //   for each layer, for each direction (forward, then reverse):
 //     weight_ih [G·H, in], weight_hh [G·H, R], (bias_ih [G·H], bias_hh [G·H]), (weight_hr [R, H])
 //
+// and for the layer-norm cells, after those: ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias
+// [G·H], and for the LSTM ln_cell_weight, ln_cell_bias [H].
+//
 // with G gates (4 LSTM, 3 GRU, 1 RNN), `in` the input size of the first layer and D·R above it,
 // and R = P for an LSTM with projections, else H. Names in messages follow torch.nn
 // (weight_hh_l1_reverse).
@@ -20,10 +23,13 @@ struct RnnParamLayout {
   int64_t gates = 1;      // G
   bool has_biases = true;
   bool projected = false;  // weight_hr present (LSTM with proj_size > 0)
+  int64_t layer_norms = 0;  // 0; 2 (ln_ih, ln_hh); 3 (and ln_cell): weight and bias each
   int64_t num_layers = 1;
   int64_t directions = 1;
 
-  int64_t per_direction() const { return 2 + (has_biases ? 2 : 0) + (projected ? 1 : 0); }
+  int64_t per_direction() const {
+    return 2 + (has_biases ? 2 : 0) + (projected ? 1 : 0) + 2 * layer_norms;
+  }
   int64_t total() const { return num_layers * directions * per_direction(); }
   // Index in the flat list of the first tensor of (layer, direction).
   int64_t first(int64_t layer, int64_t direction) const {
@@ -31,9 +37,10 @@ struct RnnParamLayout {
   }
 };
 
-// The tensors of one (layer, direction); biases and weight_hr are undefined when absent.
+// The tensors of one (layer, direction); those the layout lacks are undefined.
 struct RnnDirectionParams {
   at::Tensor w_ih, w_hh, b_ih, b_hh, w_hr;
+  at::Tensor ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias, ln_cell_weight, ln_cell_bias;
 };
 
 RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout& layout,

@@ -1,0 +1,307 @@
+// Layer-normalised GRU layer, forward and backward over a whole sequence. The equations are in
+// layer_norm_gru.h; the threading is layer_norm_lstm.cpp's.
+//
+// This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
+#include "kernels/layer_norm_gru.h"
+
+#include "kernels/gemm.h"
+#include "kernels/normalization.h"
+#include "kernels/packed_matrix.h"
+#include "kernels/parallel.h"
+#include "kernels/recurrence.h"
+#include "kernels/team.h"
+#include "kernels/vec_math.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+namespace {
+
+constexpr int64_t kGates = 3;
+
+// r, z, n and h_t for units [begin, end) of one row, ĝh = (gh − μ)·rstd formed on the way; with
+// Save, ĝh replaces gh and r, z, n go to `activations`.
+template <bool Save, typename scalar_t>
+void forward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
+                 const scalar_t* gi_hat, scalar_t* gh, scalar_t mean_h, scalar_t rstd_h,
+                 const scalar_t* h_previous, scalar_t* activations, scalar_t* h_out,
+                 scalar_t* h_state) {
+  using V = Vec<scalar_t>;
+  const V mean(mean_h);
+  const V rstd(rstd_h);
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    V input_part[kGates];
+    V hidden_part[kGates];
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      const int64_t col = gate * H + j;
+      const V gh_hat = (load(gh + col, c) - mean) * rstd;
+      if constexpr (Save) {
+        store(gh_hat, gh + col, c);
+      }
+      input_part[gate] = load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) +
+                         load(w.ln_ih_bias + col, c) + load(w.b_ih + col, c);
+      hidden_part[gate] = gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
+                          load(w.b_hh + col, c);
+    }
+    const V r = sigmoid(input_part[0] + hidden_part[0]);
+    const V z = sigmoid(input_part[1] + hidden_part[1]);
+    const V n = tanh(input_part[2] + r * hidden_part[2]);
+    const V h = n + z * (load(h_previous + j, c) - n);
+    store(h, h_out + j, c);
+    store(h, h_state + j, c);
+    if constexpr (Save) {
+      store(r, activations + j, c);
+      store(z, activations + H + j, c);
+      store(n, activations + 2 * H + j, c);
+    }
+  }
+}
+
+template <bool Save, typename scalar_t>
+void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team& team,
+                       TeamNormScratch<scalar_t>& scratch) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.hidden_size;
+  const int64_t G = kGates * H;
+
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);
+  const Share units = unit_share(team, H);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    w_hh.pack(gate, units.begin, units.end);
+  }
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const TeamRowParts<Moments<scalar_t>> hidden_moments(scratch.hidden_moments.data(), seq.batch);
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    scalar_t* hidden = args.hidden_gates + row0 * G;
+
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      multiply_previous_state(w_hh, seq, t, args.reverse, states, gate, units.begin, units.end,
+                              hidden + gate * H + units.begin, G, /*accumulate=*/false);
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      hidden_moments.publish(team, b, gate_moments(hidden + b * G, kGates, H, units));
+    }
+    team.sync();
+
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      const Moments<scalar_t> m = hidden_moments.merged(team, b, merge_moments<scalar_t>);
+      const scalar_t rstd_h = m.rstd(args.eps);
+      if (team.rank() == 0) {
+        args.rstd[row * kLayerNormGruStats + 1] = rstd_h;
+      }
+      forward_row<Save>(H, units, args.weights, args.input_gates + row * G, hidden + b * G, m.mean,
+                        rstd_h, states.previous(seq, t, b, args.reverse),
+                        Save ? args.activations + row * G : nullptr,
+                        args.output + row * args.output_stride, args.h_state + b * H);
+    }
+    team.sync();  // h_t complete
+  }
+}
+
+// From dh (+ dy): ∂gi, the hidden norm's parameter gradients, ∂gh ⊙ w_hh_ln (in place of the
+// row's ∂(h·W_hhᵀ), finished by finish_hidden_row) and the direct part dh ⊙ z of dh_{t-1};
+// returns this thread's part of (Σ ∂gh⊙w_hh_ln, Σ ∂gh⊙w_hh_ln⊙ĝh).
+template <typename scalar_t>
+SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
+                               const scalar_t* acts, const scalar_t* gh_hat,
+                               const scalar_t* h_previous, scalar_t* grad_hidden,
+                               const scalar_t* grad_output, scalar_t* grad_input_gates,
+                               scalar_t* grad_hidden_raw, scalar_t* grad_ln_hh_weight,
+                               scalar_t* grad_ln_hh_bias) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  V sum_g(scalar_t(0));
+  V sum_g_xhat(scalar_t(0));
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    const V r = load(acts + j, c);
+    const V z = load(acts + H + j, c);
+    const V n = load(acts + 2 * H + j, c);
+    const int64_t n_col = 2 * H + j;
+    const V gh_n = load(gh_hat + n_col, c) * load(w.ln_hh_weight + n_col, c) +
+                   load(w.ln_hh_bias + n_col, c) + load(w.b_hh + n_col, c);
+    V dh = load(grad_hidden + j, c);
+    if (grad_output != nullptr) {
+      dh = dh + load(grad_output + j, c);
+    }
+    const V dn = dh * (one - z) * (one - n * n);
+    const V dz = dh * (load(h_previous + j, c) - n) * z * (one - z);
+    const V dr = dn * gh_n * r * (one - r);
+    store(dh * z, grad_hidden + j, c);
+    store(dr, grad_input_gates + j, c);
+    store(dz, grad_input_gates + H + j, c);
+    store(dn, grad_input_gates + 2 * H + j, c);
+    const V grad_gh[kGates] = {dr, dz, dn * r};
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      const int64_t col = gate * H + j;
+      const V xhat = load(gh_hat + col, c);
+      store(load(grad_ln_hh_weight + col, c) + grad_gh[gate] * xhat, grad_ln_hh_weight + col, c);
+      store(load(grad_ln_hh_bias + col, c) + grad_gh[gate], grad_ln_hh_bias + col, c);
+      const V g = grad_gh[gate] * load(w.ln_hh_weight + col, c);
+      store(g, grad_hidden_raw + col, c);
+      sum_g = sum_g + g;
+      sum_g_xhat = sum_g_xhat + g * xhat;
+    }
+  }
+  return {horizontal_sum(sum_g), horizontal_sum(sum_g_xhat)};
+}
+
+// ∂(h·W_hhᵀ) = rstd · (g − Σg/3H − ĝh · Σ(g⊙ĝh)/3H) for this thread's columns, g in place.
+template <typename scalar_t>
+void finish_hidden_row(int64_t H, Share units, const scalar_t* gh_hat, SumPair<scalar_t> sums,
+                       scalar_t rstd_h, scalar_t* grad_hidden_raw) {
+  using V = Vec<scalar_t>;
+  const scalar_t inverse = scalar_t(1) / static_cast<scalar_t>(kGates * H);
+  const V mean_g(sums.first * inverse);
+  const V mean_g_xhat(sums.second * inverse);
+  const V rstd(rstd_h);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    for (int64_t j = units.begin; j < units.end; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+      const int64_t col = gate * H + j;
+      store(rstd * (load(grad_hidden_raw + col, c) - mean_g - load(gh_hat + col, c) * mean_g_xhat),
+            grad_hidden_raw + col, c);
+    }
+  }
+}
+
+template <typename scalar_t>
+void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Team& team,
+                        TeamNormScratch<scalar_t>& scratch) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.hidden_size;
+  const int64_t G = kGates * H;
+
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  const Share units = unit_share(team, H);
+  w_hh.pack(0, units.begin, units.end);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    std::fill(args.grad_ln_hh_weight + gate * H + units.begin,
+              args.grad_ln_hh_weight + gate * H + units.end, scalar_t(0));
+    std::fill(args.grad_ln_hh_bias + gate * H + units.begin,
+              args.grad_ln_hh_bias + gate * H + units.end, scalar_t(0));
+  }
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const TeamRowParts<SumPair<scalar_t>> hidden_sums(scratch.hidden_sums.data(), seq.batch);
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, !args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      hidden_sums.publish(
+          team, b,
+          backward_row(H, units, args.weights, args.activations + row * G,
+                       args.hidden_gates + row * G, states.previous(seq, t, b, args.reverse),
+                       args.grad_h_state + b * H,
+                       args.grad_output != nullptr
+                           ? args.grad_output + row * args.grad_output_stride
+                           : nullptr,
+                       args.grad_input_gates + row * G, args.grad_hidden_raw + row * G,
+                       args.grad_ln_hh_weight, args.grad_ln_hh_bias));
+    }
+    team.sync();
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      finish_hidden_row(H, units, args.hidden_gates + row * G,
+                        hidden_sums.merged(team, b, merge_sums<scalar_t>),
+                        args.rstd[row * kLayerNormGruStats + 1], args.grad_hidden_raw + row * G);
+    }
+    team.sync();  // ∂(h·W_hhᵀ) of the step complete
+    w_hh.multiply(batch, args.grad_hidden_raw + row0 * G, G, 0, units.begin, units.end,
+                  args.grad_h_state + units.begin, H, /*accumulate=*/true);
+  }
+}
+
+template <typename scalar_t>
+void backward_products(const LayerNormGruBackwardArgs<scalar_t>& args) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t N = seq.rows;
+  const int64_t H = args.hidden_size;
+  const int64_t I = args.input_size;
+  const int64_t G = kGates * H;
+  layer_norm_backward_saved(args.grad_input_gates, args.input_gates, N, G, args.rstd,
+                            kLayerNormGruStats, args.weights.ln_ih_weight, args.grad_ln_ih_weight,
+                            args.grad_ln_ih_bias);
+  if (args.grad_input != nullptr) {
+    gemm(Transpose::No, Transpose::No, N, I, G, scalar_t(1), args.grad_input_gates, G,
+         args.weights.w_ih, I, args.accumulate_grad_input ? scalar_t(1) : scalar_t(0),
+         args.grad_input, args.grad_input_stride);
+  }
+  gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_input_gates, G, args.input,
+       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  grad_weight_hh(seq, args.reverse, states, args.grad_hidden_raw, G, G, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/false);
+}
+
+template <typename Args>
+int64_t team_size_for(const Args& args) {
+  return recurrence_team_size(args.sequence.batch, kGates, args.hidden_size, args.hidden_size);
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* directions,
+                                  int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    const LayerNormGruForwardArgs<scalar_t>& args = directions[d];
+    const int64_t G = kGates * args.hidden_size;
+    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, G, args.input_size, scalar_t(1),
+         args.input, args.input_stride, args.weights.w_ih, args.input_size, scalar_t(0),
+         args.input_gates, G);
+    normalize_rows(args.input_gates, args.sequence.rows, G, args.eps, args.rstd,
+                   kLayerNormGruStats);
+  }
+  const int64_t team_size = team_size_for(directions[0]);
+  std::vector<TeamNormScratch<scalar_t>> scratch;
+  for (int64_t d = 0; d < count; ++d) {
+    scratch.emplace_back(team_size, directions[d].sequence.batch);
+  }
+  const bool save = directions[0].training;
+  run_teams(count, team_size, [&](const Team& team) {
+    const LayerNormGruForwardArgs<scalar_t>& args = directions[team.index()];
+    TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
+    if (save) {
+      forward_direction<true>(args, team, team_scratch);
+    } else {
+      forward_direction<false>(args, team, team_scratch);
+    }
+  });
+}
+
+template <typename scalar_t>
+void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* directions,
+                                   int64_t count) {
+  const int64_t team_size = team_size_for(directions[0]);
+  std::vector<TeamNormScratch<scalar_t>> scratch;
+  for (int64_t d = 0; d < count; ++d) {
+    scratch.emplace_back(team_size, directions[d].sequence.batch);
+  }
+  run_teams(count, team_size, [&](const Team& team) {
+    backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
+  });
+  for (int64_t d = 0; d < count; ++d) {
+    backward_products(directions[d]);
+  }
+}
+
+template void layer_norm_gru_layer_forward<float>(const LayerNormGruForwardArgs<float>*, int64_t);
+template void layer_norm_gru_layer_forward<double>(const LayerNormGruForwardArgs<double>*, int64_t);
+template void layer_norm_gru_layer_backward<float>(const LayerNormGruBackwardArgs<float>*,
+                                                   int64_t);
+template void layer_norm_gru_layer_backward<double>(const LayerNormGruBackwardArgs<double>*,
+                                                    int64_t);
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels

@@ -1,0 +1,414 @@
+// Layer-normalised LSTM layer, forward and backward over a whole sequence. The equations are in
+// layer_norm_lstm.h; the threading is lstm.cpp's (a team per direction, hidden units split in
+// panels) with the row statistics merged between a team's threads at barriers.
+//
+// This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
+#include "kernels/layer_norm_lstm.h"
+
+#include "kernels/gemm.h"
+#include "kernels/normalization.h"
+#include "kernels/packed_matrix.h"
+#include "kernels/parallel.h"
+#include "kernels/recurrence.h"
+#include "kernels/team.h"
+#include "kernels/vec_math.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace torch_ext::kernels {
+namespace CPU_CAPABILITY {
+namespace {
+
+constexpr int64_t kGates = 4;
+
+// --- forward ------------------------------------------------------------------------------------------
+
+// pre-activations → i, f, g, o and c_t for units [begin, end) of one row; ĝh = (gh − μ)·rstd is
+// formed on the way. With Save, ĝh replaces gh and the activations go to `activations`; without,
+// the activations replace gh (the o block is read back for h_t).
+template <bool Save, typename scalar_t>
+void forward_gates_row(int64_t H, Share units, const LayerNormLstmWeights<scalar_t>& w,
+                       const scalar_t* gi_hat, scalar_t* gh, scalar_t mean_h, scalar_t rstd_h,
+                       scalar_t* activations, scalar_t* c_state, scalar_t* cell_saved) {
+  using V = Vec<scalar_t>;
+  const V mean(mean_h);
+  const V rstd(rstd_h);
+  scalar_t* acts = Save ? activations : gh;
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    V pre[kGates];
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      const int64_t col = gate * H + j;
+      const V gh_hat = (load(gh + col, c) - mean) * rstd;
+      if constexpr (Save) {
+        store(gh_hat, gh + col, c);
+      }
+      pre[gate] = load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) +
+                  load(w.ln_ih_bias + col, c) + gh_hat * load(w.ln_hh_weight + col, c) +
+                  load(w.ln_hh_bias + col, c) + load(w.bias + col, c);
+    }
+    const V i = sigmoid(pre[0]);
+    const V f = sigmoid(pre[1]);
+    const V g = tanh(pre[2]);
+    const V o = sigmoid(pre[3]);
+    const V cell = f * load(c_state + j, c) + i * g;
+    store(cell, c_state + j, c);
+    if constexpr (Save) {
+      store(cell, cell_saved + j, c);
+      store(i, acts + j, c);
+      store(f, acts + H + j, c);
+      store(g, acts + 2 * H + j, c);
+    }
+    store(o, acts + 3 * H + j, c);
+  }
+}
+
+// h_t = o ⊙ tanh(ĉ ⊙ w_c + b_c) for units [begin, end) of one row.
+template <bool Save, typename scalar_t>
+void forward_hidden_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
+                        const scalar_t* c_state, const scalar_t* o, scalar_t mean_c,
+                        scalar_t rstd_c, scalar_t* cell_hat_saved, scalar_t* h_out,
+                        scalar_t* h_state) {
+  using V = Vec<scalar_t>;
+  const V mean(mean_c);
+  const V rstd(rstd_c);
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    const V cell_hat = (load(c_state + j, c) - mean) * rstd;
+    const V h = load(o + j, c) *
+                tanh(cell_hat * load(w.ln_cell_weight + j, c) + load(w.ln_cell_bias + j, c));
+    store(h, h_out + j, c);
+    store(h, h_state + j, c);
+    if constexpr (Save) {
+      store(cell_hat, cell_hat_saved + j, c);
+    }
+  }
+}
+
+template <bool Save, typename scalar_t>
+void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Team& team,
+                       TeamNormScratch<scalar_t>& scratch) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.hidden_size;
+  const int64_t G = kGates * H;
+  const LayerNormLstmWeights<scalar_t>& w = args.weights;
+
+  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);  // W_hhᵀ
+  const Share units = unit_share(team, H);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    w_hh.pack(gate, units.begin, units.end);
+  }
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const TeamRowParts<Moments<scalar_t>> hidden_moments(scratch.hidden_moments.data(), seq.batch);
+  const TeamRowParts<Moments<scalar_t>> cell_moments(scratch.cell_moments.data(), seq.batch);
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    scalar_t* hidden = args.hidden_gates + row0 * G;
+
+    // h_{t-1}·W_hhᵀ for this thread's columns, and their part of each row's moments.
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      multiply_previous_state(w_hh, seq, t, args.reverse, states, gate, units.begin, units.end,
+                              hidden + gate * H + units.begin, G, /*accumulate=*/false);
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      hidden_moments.publish(team, b, gate_moments(hidden + b * G, kGates, H, units));
+    }
+    team.sync();
+
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      const Moments<scalar_t> m = hidden_moments.merged(team, b, merge_moments<scalar_t>);
+      const scalar_t rstd_h = m.rstd(args.eps);
+      if (team.rank() == 0) {
+        args.rstd[row * kLayerNormLstmStats + 1] = rstd_h;
+      }
+      forward_gates_row<Save>(H, units, w, args.input_gates + row * G, hidden + b * G, m.mean,
+                              rstd_h, Save ? args.activations + row * G : nullptr,
+                              args.c_state + b * H, Save ? args.cells + row * H : nullptr);
+      cell_moments.publish(team, b,
+                           moments(args.c_state + b * H + units.begin, units.end - units.begin));
+    }
+    team.sync();
+
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      const Moments<scalar_t> m = cell_moments.merged(team, b, merge_moments<scalar_t>);
+      const scalar_t rstd_c = m.rstd(args.eps);
+      if (team.rank() == 0) {
+        args.rstd[row * kLayerNormLstmStats + 2] = rstd_c;
+      }
+      const scalar_t* o = (Save ? args.activations + row * G : hidden + b * G) + 3 * H;
+      forward_hidden_row<Save>(units, w, args.c_state + b * H, o, m.mean, rstd_c,
+                               Save ? args.cells_hat + row * H : nullptr,
+                               args.output + row * args.output_stride, args.h_state + b * H);
+    }
+    team.sync();  // h_t complete
+  }
+}
+
+// --- backward -----------------------------------------------------------------------------------------
+
+// First half of a row: from dh (+ dy) the o gate's ∂pre, the cell norm's parameter gradients,
+// and e ⊙ w_c (kept for the second half); returns this thread's part of (Σ e⊙w_c, Σ e⊙w_c⊙ĉ).
+template <typename scalar_t>
+SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
+                                      int64_t H, const scalar_t* acts, const scalar_t* cell_hat,
+                                      const scalar_t* grad_hidden, const scalar_t* grad_output,
+                                      scalar_t* grad_pre, scalar_t* grad_cell_hat,
+                                      scalar_t* grad_ln_cell_weight,
+                                      scalar_t* grad_ln_cell_bias) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  V sum_g(scalar_t(0));
+  V sum_g_xhat(scalar_t(0));
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    const V o = load(acts + 3 * H + j, c);
+    const V xhat = load(cell_hat + j, c);
+    const V weight = load(w.ln_cell_weight + j, c);
+    const V squashed = tanh(xhat * weight + load(w.ln_cell_bias + j, c));
+    V dh = load(grad_hidden + j, c);
+    if (grad_output != nullptr) {
+      dh = dh + load(grad_output + j, c);
+    }
+    store(dh * squashed * o * (one - o), grad_pre + 3 * H + j, c);
+    const V e = dh * o * (one - squashed * squashed);
+    store(load(grad_ln_cell_weight + j, c) + e * xhat, grad_ln_cell_weight + j, c);
+    store(load(grad_ln_cell_bias + j, c) + e, grad_ln_cell_bias + j, c);
+    const V g = e * weight;  // zero past c: e is
+    store(g, grad_cell_hat + j, c);
+    sum_g = sum_g + g;
+    sum_g_xhat = sum_g_xhat + g * xhat;
+  }
+  return {horizontal_sum(sum_g), horizontal_sum(sum_g_xhat)};
+}
+
+// Second half: dc (through the cell norm, plus the carried dc) → ∂pre of i, f, g and dc_{t-1};
+// the hidden norm's parameter gradients; returns this thread's part of
+// (Σ ∂pre⊙w_hh_ln, Σ ∂pre⊙w_hh_ln⊙ĝh) over its columns.
+template <typename scalar_t>
+SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
+                                     int64_t H, const scalar_t* acts, const scalar_t* cell_hat,
+                                     const scalar_t* cell_previous, const scalar_t* gh_hat,
+                                     const scalar_t* grad_cell_hat, SumPair<scalar_t> cell_sums,
+                                     scalar_t rstd_c, scalar_t* grad_cell, scalar_t* grad_pre,
+                                     scalar_t* grad_ln_hh_weight, scalar_t* grad_ln_hh_bias) {
+  using V = Vec<scalar_t>;
+  const V one(scalar_t(1));
+  const scalar_t inverse_h = scalar_t(1) / static_cast<scalar_t>(H);
+  const V mean_g(cell_sums.first * inverse_h);
+  const V mean_g_xhat(cell_sums.second * inverse_h);
+  const V rstd(rstd_c);
+  for (int64_t j = units.begin; j < units.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    const V i = load(acts + j, c);
+    const V f = load(acts + H + j, c);
+    const V g = load(acts + 2 * H + j, c);
+    const V dc = load(grad_cell + j, c) +
+                 rstd * (load(grad_cell_hat + j, c) - mean_g - load(cell_hat + j, c) * mean_g_xhat);
+    store(dc * f, grad_cell + j, c);
+    store(dc * g * i * (one - i), grad_pre + j, c);
+    store(dc * load(cell_previous + j, c) * f * (one - f), grad_pre + H + j, c);
+    store(dc * i * (one - g * g), grad_pre + 2 * H + j, c);
+  }
+  V sum_g(scalar_t(0));
+  V sum_g_xhat(scalar_t(0));
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    for (int64_t j = units.begin; j < units.end; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+      const int64_t col = gate * H + j;
+      const V d = load(grad_pre + col, c);
+      const V xhat = load(gh_hat + col, c);
+      store(load(grad_ln_hh_weight + col, c) + d * xhat, grad_ln_hh_weight + col, c);
+      store(load(grad_ln_hh_bias + col, c) + d, grad_ln_hh_bias + col, c);
+      const V gw = d * load(w.ln_hh_weight + col, c);
+      sum_g = sum_g + gw;
+      sum_g_xhat = sum_g_xhat + gw * xhat;
+    }
+  }
+  return {horizontal_sum(sum_g), horizontal_sum(sum_g_xhat)};
+}
+
+// ∂(h·W_hhᵀ) for this thread's columns, through the hidden norm.
+template <typename scalar_t>
+void backward_hidden_row(Share units, const LayerNormLstmWeights<scalar_t>& w, int64_t H,
+                         const scalar_t* grad_pre, const scalar_t* gh_hat,
+                         SumPair<scalar_t> hidden_sums, scalar_t rstd_h,
+                         scalar_t* grad_hidden_raw) {
+  using V = Vec<scalar_t>;
+  const scalar_t inverse_g = scalar_t(1) / static_cast<scalar_t>(kGates * H);
+  const V mean_g(hidden_sums.first * inverse_g);
+  const V mean_g_xhat(hidden_sums.second * inverse_g);
+  const V rstd(rstd_h);
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    for (int64_t j = units.begin; j < units.end; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+      const int64_t col = gate * H + j;
+      const V gw = load(grad_pre + col, c) * load(w.ln_hh_weight + col, c);
+      store(rstd * (gw - mean_g - load(gh_hat + col, c) * mean_g_xhat), grad_hidden_raw + col, c);
+    }
+  }
+}
+
+template <typename scalar_t>
+void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const Team& team,
+                        TeamNormScratch<scalar_t>& scratch) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t H = args.hidden_size;
+  const int64_t G = kGates * H;
+  const LayerNormLstmWeights<scalar_t>& w = args.weights;
+
+  PackedMatrix<scalar_t> w_hh(w.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);  // W_hh [4H, H]
+  const Share units = unit_share(team, H);
+  w_hh.pack(0, units.begin, units.end);
+  // The parameter gradients summed in the loop: each thread zeroes and owns its columns.
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    std::fill(args.grad_ln_hh_weight + gate * H + units.begin,
+              args.grad_ln_hh_weight + gate * H + units.end, scalar_t(0));
+    std::fill(args.grad_ln_hh_bias + gate * H + units.begin,
+              args.grad_ln_hh_bias + gate * H + units.end, scalar_t(0));
+  }
+  std::fill(args.grad_ln_cell_weight + units.begin, args.grad_ln_cell_weight + units.end,
+            scalar_t(0));
+  std::fill(args.grad_ln_cell_bias + units.begin, args.grad_ln_cell_bias + units.end, scalar_t(0));
+  const TeamRowParts<SumPair<scalar_t>> cell_sums(scratch.cell_sums.data(), seq.batch);
+  const TeamRowParts<SumPair<scalar_t>> hidden_sums(scratch.hidden_sums.data(), seq.batch);
+
+  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
+    const int64_t t = seq.step_at(position, !args.reverse);
+    const int64_t batch = seq.batch_size(t);
+    const int64_t row0 = seq.offset(t);
+    const auto cell_previous = [&](int64_t b) {
+      const int64_t previous = seq.previous_step(t, b, args.reverse);
+      return previous >= 0 ? args.cells + (seq.offset(previous) + b) * H : args.c0 + b * H;
+    };
+
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      cell_sums.publish(
+          team, b,
+          backward_output_row(units, w, H, args.activations + row * G, args.cells_hat + row * H,
+                              args.grad_h_state + b * H,
+                              args.grad_output != nullptr
+                                  ? args.grad_output + row * args.grad_output_stride
+                                  : nullptr,
+                              args.grad_pre + row * G, args.grad_cell_hat + b * H,
+                              args.grad_ln_cell_weight, args.grad_ln_cell_bias));
+    }
+    team.sync();
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      hidden_sums.publish(
+          team, b,
+          backward_gates_row(units, w, H, args.activations + row * G, args.cells_hat + row * H,
+                             cell_previous(b), args.hidden_gates + row * G,
+                             args.grad_cell_hat + b * H,
+                             cell_sums.merged(team, b, merge_sums<scalar_t>),
+                             args.rstd[row * kLayerNormLstmStats + 2], args.grad_c_state + b * H,
+                             args.grad_pre + row * G, args.grad_ln_hh_weight,
+                             args.grad_ln_hh_bias));
+    }
+    team.sync();
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t row = row0 + b;
+      backward_hidden_row(units, w, H, args.grad_pre + row * G, args.hidden_gates + row * G,
+                          hidden_sums.merged(team, b, merge_sums<scalar_t>),
+                          args.rstd[row * kLayerNormLstmStats + 1], args.grad_hidden_raw + row * G);
+    }
+    team.sync();  // ∂(h·W_hhᵀ) of the step complete
+    // dh_{t-1} = ∂(h·W_hhᵀ) · W_hh for this thread's units.
+    w_hh.multiply(batch, args.grad_hidden_raw + row0 * G, G, 0, units.begin, units.end,
+                  args.grad_h_state + units.begin, H, /*accumulate=*/false);
+  }
+}
+
+template <typename scalar_t>
+void backward_products(const LayerNormLstmBackwardArgs<scalar_t>& args) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t N = seq.rows;
+  const int64_t H = args.hidden_size;
+  const int64_t I = args.input_size;
+  const int64_t G = kGates * H;
+  // Through the input norm: ∂pre becomes ∂(x·W_ihᵀ) in place.
+  layer_norm_backward_saved(args.grad_pre, args.input_gates, N, G, args.rstd, kLayerNormLstmStats,
+                            args.weights.ln_ih_weight, args.grad_ln_ih_weight,
+                            args.grad_ln_ih_bias);
+  if (args.grad_input != nullptr) {
+    gemm(Transpose::No, Transpose::No, N, I, G, scalar_t(1), args.grad_pre, G, args.weights.w_ih,
+         I, args.accumulate_grad_input ? scalar_t(1) : scalar_t(0), args.grad_input,
+         args.grad_input_stride);
+  }
+  gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_pre, G, args.input,
+       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  grad_weight_hh(seq, args.reverse, states, args.grad_hidden_raw, G, G, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/false);
+}
+
+template <typename Args>
+int64_t team_size_for(const Args& args) {
+  return recurrence_team_size(args.sequence.batch, kGates, args.hidden_size, args.hidden_size);
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* directions,
+                                   int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    const LayerNormLstmForwardArgs<scalar_t>& args = directions[d];
+    const int64_t G = kGates * args.hidden_size;
+    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, G, args.input_size, scalar_t(1),
+         args.input, args.input_stride, args.weights.w_ih, args.input_size, scalar_t(0),
+         args.input_gates, G);
+    normalize_rows(args.input_gates, args.sequence.rows, G, args.eps, args.rstd,
+                   kLayerNormLstmStats);
+  }
+  const int64_t team_size = team_size_for(directions[0]);
+  std::vector<TeamNormScratch<scalar_t>> scratch;
+  for (int64_t d = 0; d < count; ++d) {
+    scratch.emplace_back(team_size, directions[d].sequence.batch);
+  }
+  const bool save = directions[0].training;
+  run_teams(count, team_size, [&](const Team& team) {
+    const LayerNormLstmForwardArgs<scalar_t>& args = directions[team.index()];
+    TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
+    if (save) {
+      forward_direction<true>(args, team, team_scratch);
+    } else {
+      forward_direction<false>(args, team, team_scratch);
+    }
+  });
+}
+
+template <typename scalar_t>
+void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* directions,
+                                    int64_t count) {
+  const int64_t team_size = team_size_for(directions[0]);
+  std::vector<TeamNormScratch<scalar_t>> scratch;
+  for (int64_t d = 0; d < count; ++d) {
+    scratch.emplace_back(team_size, directions[d].sequence.batch);
+  }
+  run_teams(count, team_size, [&](const Team& team) {
+    backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
+  });
+  for (int64_t d = 0; d < count; ++d) {
+    backward_products(directions[d]);
+  }
+}
+
+template void layer_norm_lstm_layer_forward<float>(const LayerNormLstmForwardArgs<float>*, int64_t);
+template void layer_norm_lstm_layer_forward<double>(const LayerNormLstmForwardArgs<double>*,
+                                                    int64_t);
+template void layer_norm_lstm_layer_backward<float>(const LayerNormLstmBackwardArgs<float>*,
+                                                    int64_t);
+template void layer_norm_lstm_layer_backward<double>(const LayerNormLstmBackwardArgs<double>*,
+                                                     int64_t);
+
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::kernels

@@ -1,0 +1,35 @@
+// The layer-norm LSTM operators' entry points inside the library.
+#pragma once
+
+#include "ops/recurrent.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <tuple>
+#include <vector>
+
+namespace torch_ext::ops {
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> call_layer_norm_lstm_layer(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional, double eps);
+
+// Also returns the saved gates [D, 3, N, 4H], cells [D, 2, N, H] and rstd [D, N, 3].
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>
+call_layer_norm_lstm_layer_forward(const at::Tensor& input,
+                                   const std::optional<at::Tensor>& batch_sizes,
+                                   const at::Tensor& hx, const at::Tensor& cx,
+                                   at::TensorList params, bool has_biases, bool bidirectional,
+                                   double eps);
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>>
+call_layer_norm_lstm_layer_backward(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, const at::Tensor& rstd,
+    bool need_grad_input);
+
+}  // namespace torch_ext::ops
