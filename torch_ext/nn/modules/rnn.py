@@ -92,7 +92,8 @@ class RNNBase(Module):
       hidden unit, ``"GRU"``: 3, ``"RNN_TANH"``/``"RNN_RELU"``: 1);
     * :meth:`_operator`: the ``torch.ops.torch_ext`` packet whose ``.input`` and ``.data``
       overloads take ATen's ``gru``/``rnn_tanh`` arguments, which the default :meth:`_run_op`
-      calls (a module with another calling convention overrides :meth:`_run_op` instead);
+      calls (a module with another calling convention overrides :meth:`_run_op` instead), and
+      :meth:`_operator_options` when that op takes arguments after ATen's (a layer norm's ``eps``);
     * :meth:`_direction_parameter_shapes` when one direction of a layer holds more parameters than
       ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` (and ``weight_hr`` with projections),
       e.g. layer-norm gains, together with :meth:`reset_parameters` for their initial values;
@@ -261,6 +262,10 @@ class RNNBase(Module):
         :meth:`_run_op` calls."""
         raise NotImplementedError(f"{type(self).__name__} does not define its operator")
 
+    def _operator_options(self) -> Tuple[Any, ...]:
+        """The arguments :meth:`_operator`'s overloads take after ATen's (none by default)."""
+        return ()
+
     def _run_op(self, input: Tensor, batch_sizes: Optional[Tensor], hx: State) -> Tuple[Tensor, State]:
         """Run the operator: padded ``input`` when ``batch_sizes`` is None, else packed data."""
         operator = self._operator()
@@ -276,6 +281,7 @@ class RNNBase(Module):
                 self.training,
                 self.bidirectional,
                 self.batch_first,
+                *self._operator_options(),
             )
         return operator.data(
             input,
@@ -287,6 +293,7 @@ class RNNBase(Module):
             self.dropout,
             self.training,
             self.bidirectional,
+            *self._operator_options(),
         )
 
     def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor, batch: int) -> None:
