@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import Module
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.utils._python_dispatch import TorchDispatchMode
 
 # float32: our kernels and ATen (oneDNN or its op-by-op path) differ only in rounding order.
 TOLERANCES = {torch.float32: dict(atol=1e-5, rtol=1e-5), torch.float64: dict(atol=1e-10, rtol=1e-10)}
@@ -134,6 +135,28 @@ def assert_same_forward_backward(ours: Module, reference: Module, make_inputs: C
     assert actual_gradients.keys() == expected_gradients.keys()
     for name, expected in expected_gradients.items():
         assert_close(actual_gradients[name], expected, name)
+
+
+class OpLog(TorchDispatchMode):
+    """Records the name of every op the dispatcher runs (below autograd and composite ops)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        self.names.add(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def ops_run_by(module: Module, make_inputs: Callable[[], Inputs]) -> set:
+    """Names of the ops the dispatcher runs for ``module``'s forward and backward (of the sum of
+    every floating output) on fresh inputs."""
+    args, _ = make_inputs()
+    with OpLog() as log:
+        outputs = [t for _, t in flatten_result(module(*args)) if t is not None and t.is_floating_point()]
+        sum(t.sum() for t in outputs).backward()
+    return log.names
 
 
 def raised_by(call: Callable[[], Any]) -> BaseException:
