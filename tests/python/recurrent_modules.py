@@ -61,6 +61,8 @@ CELL_MODULES: Tuple[RecurrentModule, ...] = (
     RecurrentModule("GRUCell", None, (("reset_after", False),)),
     RecurrentModule("RNNCell", "RNNCell"),
     RecurrentModule("RNNCell", "RNNCell", (("nonlinearity", "relu"),)),
+    RecurrentModule("LayerNormLSTMCell", None),
+    RecurrentModule("LayerNormGRUCell", None),
 )
 
 
