@@ -407,3 +407,64 @@ def test_cell_unrolled_equals_the_one_layer_gru() -> None:
     grads_cell = torch.autograd.grad(torch.stack(steps).square().sum(), [x, h0, *cell.parameters()])
     for index, (a, e) in enumerate(zip(grads_cell, grads_layer, strict=True)):
         assert_close(a, e, f"gradient {index}")
+
+
+# ------------------------------------------------------------------------------------- GRU's docstring
+
+
+def test_docstring_mapping_to_the_text_form() -> None:
+    """GRU's docstring: the text's GRU (r and z from [h, x], candidate from [r * h, x],
+    h = (1 - z) h_prev + z h~) is reset_after=False with W_r = [W_hr | W_ir], W = [W_hn | W_in],
+    W_z = -[W_hz | W_iz] and the biases summed (negated for z)."""
+    cell = reset_before_cell(seed=3, dtype=torch.float64)
+    w_ir, w_iz, w_in = cell.weight_ih.detach().chunk(3)
+    w_hr, w_hz, w_hn = cell.weight_hh.detach().chunk(3)
+    b_ir, b_iz, b_in = cell.bias_ih.detach().chunk(3)
+    b_hr, b_hz, b_hn = cell.bias_hh.detach().chunk(3)
+    text_w_r, text_b_r = torch.cat([w_hr, w_ir], 1), b_ir + b_hr
+    text_w_z, text_b_z = -torch.cat([w_hz, w_iz], 1), -(b_iz + b_hz)
+    text_w, text_b = torch.cat([w_hn, w_in], 1), b_in + b_hn
+
+    generator = torch.Generator().manual_seed(9)
+    x = torch.randn(BATCH, INPUT_SIZE, dtype=torch.float64, generator=generator)
+    h_prev = torch.randn(BATCH, HIDDEN_SIZE, dtype=torch.float64, generator=generator)
+    r = torch.sigmoid(torch.cat([h_prev, x], 1) @ text_w_r.T + text_b_r)
+    z = torch.sigmoid(torch.cat([h_prev, x], 1) @ text_w_z.T + text_b_z)
+    candidate = torch.tanh(torch.cat([r * h_prev, x], 1) @ text_w.T + text_b)
+    text_h = (1 - z) * h_prev + z * candidate
+    assert_close(cell(x, h_prev).detach(), text_h, "h")
+
+
+def test_docstring_mapping_from_keras_reset_after_false() -> None:
+    """GRU's docstring: Keras' GRU(reset_after=False) cell, with kernel (input, 3u) and
+    recurrent_kernel (u, 3u) in gate order z, r, h and one bias, is reset_after=False with the
+    transposed blocks reordered to r, z, n, bias_ih = the bias reordered and bias_hh = 0."""
+    units, generator = HIDDEN_SIZE, torch.Generator().manual_seed(10)
+    kernel = torch.randn(INPUT_SIZE, 3 * units, dtype=torch.float64, generator=generator)
+    recurrent_kernel = torch.randn(units, 3 * units, dtype=torch.float64, generator=generator)
+    bias = torch.randn(3 * units, dtype=torch.float64, generator=generator)
+    x = torch.randn(BATCH, INPUT_SIZE, dtype=torch.float64, generator=generator)
+    h_prev = torch.randn(BATCH, units, dtype=torch.float64, generator=generator)
+
+    # Keras' step (reset_after=False, recurrent_activation="sigmoid"), gate blocks z, r, h.
+    z_block, r_block, h_block = slice(0, units), slice(units, 2 * units), slice(2 * units, 3 * units)
+    x_z, x_r, x_h = (x @ kernel[:, block] + bias[block] for block in (z_block, r_block, h_block))
+    z = torch.sigmoid(x_z + h_prev @ recurrent_kernel[:, z_block])
+    r = torch.sigmoid(x_r + h_prev @ recurrent_kernel[:, r_block])
+    candidate = torch.tanh(x_h + (r * h_prev) @ recurrent_kernel[:, h_block])
+    keras_h = z * h_prev + (1 - z) * candidate
+
+    def to_torch_order(blocks: Tensor) -> Tensor:  # z, r, h along dim 0 -> r, z, n
+        z_part, r_part, n_part = blocks.chunk(3)
+        return torch.cat([r_part, z_part, n_part])
+
+    cell = torch_ext.GRUCell(INPUT_SIZE, units, reset_after=False, dtype=torch.float64)
+    cell.load_state_dict(
+        {
+            "weight_ih": to_torch_order(kernel.T),
+            "weight_hh": to_torch_order(recurrent_kernel.T),
+            "bias_ih": to_torch_order(bias),
+            "bias_hh": torch.zeros(3 * units, dtype=torch.float64),
+        }
+    )
+    assert_close(cell(x, h_prev).detach(), keras_h, "h")
