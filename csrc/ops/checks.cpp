@@ -1,5 +1,7 @@
 #include "ops/checks.h"
 
+#include "ops/precision.h"
+
 #include <c10/util/Exception.h>
 
 #include <sstream>
@@ -19,8 +21,8 @@ std::string format_sizes(c10::SymIntArrayRef sizes) {
 void check_floating_tensor(const char* op, const char* name, const at::Tensor& tensor) {
   TORCH_CHECK(tensor.defined(), op, ": expected ", name, " to be a tensor, got None");
   const auto dtype = tensor.scalar_type();
-  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, op, ": expected ", name,
-              " to be float32 or float64, got ", dtype);
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16, op,
+              ": expected ", name, " to be float32, float64 or bfloat16, got ", dtype);
 }
 
 void check_dim(const char* op, const char* name, const at::Tensor& tensor, int64_t dim,
@@ -49,6 +51,18 @@ void check_like(const char* op, const char* name, const at::Tensor& tensor,
   TORCH_CHECK(tensor.device() == reference.device(), op, ": expected ", name,
               " on the device of ", reference_name, " (", reference.device(), "), got ",
               tensor.device());
+}
+
+void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
+                     const at::Tensor& input, const std::vector<c10::SymInt>& expected) {
+  TORCH_CHECK(tensor.defined(), op, ": expected ", name, " to be a tensor, got None");
+  const at::ScalarType dtype = compute_type(input.scalar_type());
+  TORCH_CHECK(tensor.scalar_type() == dtype, op, ": expected ", name, " to be ", dtype,
+              " (what the forward saved for input of ", input.scalar_type(), "), got ",
+              tensor.scalar_type());
+  TORCH_CHECK(tensor.device() == input.device(), op, ": expected ", name,
+              " on the device of input (", input.device(), "), got ", tensor.device());
+  check_sizes(op, name, tensor, expected);
 }
 
 std::vector<int64_t> checked_batch_sizes(const char* op, const at::Tensor& batch_sizes,

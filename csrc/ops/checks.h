@@ -15,7 +15,7 @@ namespace torch_ext::ops {
 // "[16, 4]" for a list of sizes.
 std::string format_sizes(c10::SymIntArrayRef sizes);
 
-// The tensor is defined, float32 or float64, and has `dim` dimensions.
+// The tensor is defined and float32, float64 or bfloat16 (check_dim: has `dim` dimensions).
 void check_floating_tensor(const char* op, const char* name, const at::Tensor& tensor);
 void check_dim(const char* op, const char* name, const at::Tensor& tensor, int64_t dim,
                const char* layout);
@@ -27,6 +27,11 @@ void check_sizes(const char* op, const char* name, const at::Tensor& tensor,
 // The tensor has the reference's dtype and device.
 void check_like(const char* op, const char* name, const at::Tensor& tensor,
                 const char* reference_name, const at::Tensor& reference);
+
+// A tensor a forward saved for its backward: the kernels' compute type for input's dtype
+// (float32 for bfloat16), input's device, these sizes.
+void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
+                     const at::Tensor& input, const std::vector<c10::SymInt>& expected);
 
 // A PackedSequence's batch_sizes: 1-D int64 on the CPU, at least one step, every entry positive
 // and no larger than the one before, summing to `rows`. Returns them.

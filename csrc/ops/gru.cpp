@@ -5,6 +5,7 @@
 
 #include "kernels/gru.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 #include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
@@ -57,6 +58,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
     bool reset_after, bool training) {
   const LayerShape shape =
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
+  if (needs_widening(input)) {
+    auto [output, hy, gates, hidden_n] =
+        gru_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(params),
+                                   has_biases, bidirectional, reset_after, training);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
+  }
   const kernels::GruSizes sizes = kernel_sizes(shape, reset_after);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -140,11 +148,9 @@ void check_gru_backward_args(const char* op, const LayerShape& shape, const at::
   const std::vector<c10::SymInt> out_sizes = layer_output_sizes(input, shape);
   check_like(op, "output", output, "input", input);
   check_sizes(op, "output", output, out_sizes);
-  check_like(op, "gates", gates, "input", input);
-  check_sizes(op, "gates", gates, {D, shape.rows, shape.hidden_size * kGruGates});
+  check_workspace(op, "gates", gates, input, {D, shape.rows, shape.hidden_size * kGruGates});
   if (reset_after) {
-    check_like(op, "hidden_n", hidden_n, "input", input);
-    check_sizes(op, "hidden_n", hidden_n, {D, shape.rows, shape.hidden_size});
+    check_workspace(op, "hidden_n", hidden_n, input, {D, shape.rows, shape.hidden_size});
   }
   if (grad_output.has_value() && grad_output->defined()) {
     check_like(op, "grad_output", *grad_output, "input", input);
@@ -167,6 +173,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_gru_backward_args(op, shape, input, grad_output, grad_hy, hx, reset_after, output, gates,
                           hidden_n);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_hx, grad_params] = gru_layer_backward_cpu(
+        widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
+        has_biases, bidirectional, reset_after, widen(output), gates, hidden_n, need_grad_input);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
+            narrow_to(grad_params, dtype)};
+  }
   const kernels::GruSizes sizes = kernel_sizes(shape, reset_after);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -265,12 +279,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_met
   const c10::SymInt D = shape.layout.directions;
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty_symint(hx.sym_sizes(), options);
+  const auto workspace = options.dtype(compute_type(input.scalar_type()));
   at::Tensor gates = training ? at::empty_symint({D, shape.rows, shape.hidden_size * kGruGates},
-                                                 options)
-                              : at::empty({0}, options);
+                                                 workspace)
+                              : at::empty({0}, workspace);
   at::Tensor hidden_n = training && reset_after
-                            ? at::empty_symint({D, shape.rows, shape.hidden_size}, options)
-                            : at::empty({0}, options);
+                            ? at::empty_symint({D, shape.rows, shape.hidden_size}, workspace)
+                            : at::empty({0}, workspace);
   return {output, hy, gates, hidden_n};
 }
 

@@ -5,6 +5,7 @@
 
 #include "kernels/layer_norm.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -75,6 +76,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward_cpu(
     const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& bias, double eps) {
   const LayerNormShape shape =
       check_layer_norm("torch_ext::_layer_norm_forward", input, normalized_shape, weight, bias);
+  if (needs_widening(input)) {
+    auto [output, mean, rstd] =
+        layer_norm_forward_cpu(widen(input), normalized_shape, widen(weight), widen(bias), eps);
+    return {narrow_to(output, input.scalar_type()), mean, rstd};
+  }
   const at::Tensor x = input.contiguous();
   const at::Tensor w = present(weight) ? weight->contiguous() : at::Tensor();
   const at::Tensor b = present(bias) ? bias->contiguous() : at::Tensor();
@@ -103,10 +109,8 @@ void check_layer_norm_backward(const char* op, const LayerNormShape& shape,
                                const at::Tensor& mean, const at::Tensor& rstd) {
   check_like(op, "grad_output", grad_output, "input", input);
   check_sizes(op, "grad_output", grad_output, input.sym_sizes().vec());
-  check_like(op, "mean", mean, "input", input);
-  check_sizes(op, "mean", mean, {shape.rows});
-  check_like(op, "rstd", rstd, "input", input);
-  check_sizes(op, "rstd", rstd, {shape.rows});
+  check_workspace(op, "mean", mean, input, {shape.rows});
+  check_workspace(op, "rstd", rstd, input, {shape.rows});
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_cpu(
@@ -116,6 +120,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_cpu(
   const char* op = "torch_ext::_layer_norm_backward";
   const LayerNormShape shape = check_layer_norm(op, input, normalized_shape, weight, bias);
   check_layer_norm_backward(op, shape, grad_output, input, mean, rstd);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_weight, grad_bias] =
+        layer_norm_backward_cpu(widen(grad_output), widen(input), normalized_shape, mean, rstd,
+                                widen(weight), widen(bias), output_mask);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_weight, dtype),
+            narrow_to(grad_bias, dtype)};
+  }
   const auto options = input.options();
   const at::Tensor x = input.contiguous();
   const at::Tensor dy = grad_output.contiguous();
@@ -150,9 +162,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward_meta(
   const LayerNormShape shape =
       check_layer_norm("torch_ext::_layer_norm_forward", input, normalized_shape, weight, bias);
   (void)eps;
+  const auto workspace = input.options().dtype(compute_type(input.scalar_type()));
   return {at::empty_symint(input.sym_sizes(), input.options()),
-          at::empty_symint({shape.rows}, input.options()),
-          at::empty_symint({shape.rows}, input.options())};
+          at::empty_symint({shape.rows}, workspace), at::empty_symint({shape.rows}, workspace)};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_meta(

@@ -5,6 +5,7 @@
 
 #include "kernels/layer_norm_gru.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 #include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
@@ -73,6 +74,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_cpu_impl(
     bool training) {
   const LayerShape shape = check_layer_norm_gru_layer(op, input, batch_sizes, hx, params,
                                                       has_biases, bidirectional);
+  if (needs_widening(input)) {
+    auto [output, hy, gates, rstd] = forward_cpu_impl(op, widen(input), batch_sizes, widen(hx),
+                                                      widen(params), has_biases, bidirectional,
+                                                      eps, training);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, rstd};
+  }
   const int64_t D = shape.layout.directions;
   const int64_t H = shape.hidden_size.expect_int();
   const int64_t I = shape.input_size.expect_int();
@@ -155,8 +163,8 @@ void check_backward_args(const char* op, const LayerShape& shape, const at::Tens
     check_sizes(op, name, tensor, sizes);
   };
   saved("output", output, out_sizes);
-  saved("gates", gates, {D, 3, shape.rows, shape.hidden_size * kGates});
-  saved("rstd", rstd, {D, shape.rows, kSaved});
+  check_workspace(op, "gates", gates, input, {D, 3, shape.rows, shape.hidden_size * kGates});
+  check_workspace(op, "rstd", rstd, input, {D, shape.rows, kSaved});
   if (grad_output.has_value() && grad_output->defined()) {
     saved("grad_output", *grad_output, out_sizes);
   }
@@ -174,6 +182,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
   const LayerShape shape = check_layer_norm_gru_layer(op, input, batch_sizes, hx, params,
                                                       has_biases, bidirectional);
   check_backward_args(op, shape, input, grad_output, grad_hy, hx, output, gates, rstd);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_hx, grad_params] = backward_cpu(
+        widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
+        has_biases, bidirectional, widen(output), gates, rstd, need_grad_input);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
+            narrow_to(grad_params, dtype)};
+  }
   const int64_t D = shape.layout.directions;
   const int64_t H = shape.hidden_size.expect_int();
   const int64_t I = shape.input_size.expect_int();
@@ -282,8 +298,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_meta_impl(
   if (!training) {
     return {output, hy, at::empty({0}, options), at::empty({0}, options)};
   }
-  return {output, hy, at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, options),
-          at::empty_symint({D, shape.rows, kSaved}, options)};
+  const auto workspace = options.dtype(compute_type(input.scalar_type()));
+  return {output, hy, at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, workspace),
+          at::empty_symint({D, shape.rows, kSaved}, workspace)};
 }
 
 std::tuple<at::Tensor, at::Tensor> layer_meta(const at::Tensor& input,

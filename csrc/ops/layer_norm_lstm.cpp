@@ -5,6 +5,7 @@
 
 #include "kernels/layer_norm_lstm.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 #include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
@@ -85,6 +86,14 @@ forward_cpu_impl(const char* op, const at::Tensor& input,
                  double eps, bool training) {
   const LayerShape shape = check_layer_norm_lstm_layer(op, input, batch_sizes, hx, cx, params,
                                                        has_biases, bidirectional);
+  if (needs_widening(input)) {
+    auto [output, hy, cy, gates, cells, rstd] =
+        forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(cx), widen(params),
+                         has_biases, bidirectional, eps, training);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells,
+            rstd};
+  }
   const int64_t D = shape.layout.directions;
   const int64_t H = shape.hidden_size.expect_int();
   const int64_t I = shape.input_size.expect_int();
@@ -175,9 +184,9 @@ void check_backward_args(const char* op, const LayerShape& shape, const at::Tens
     check_sizes(op, name, tensor, sizes);
   };
   saved("output", output, out_sizes);
-  saved("gates", gates, {D, 3, shape.rows, shape.hidden_size * kGates});
-  saved("cells", cells, {D, 2, shape.rows, shape.hidden_size});
-  saved("rstd", rstd, {D, shape.rows, kSaved});
+  check_workspace(op, "gates", gates, input, {D, 3, shape.rows, shape.hidden_size * kGates});
+  check_workspace(op, "cells", cells, input, {D, 2, shape.rows, shape.hidden_size});
+  check_workspace(op, "rstd", rstd, input, {D, shape.rows, kSaved});
   if (grad_output.has_value() && grad_output->defined()) {
     saved("grad_output", *grad_output, out_sizes);
   }
@@ -201,6 +210,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
                                                        has_biases, bidirectional);
   check_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                       cells, rstd);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_hx, grad_cx, grad_params] = backward_cpu(
+        widen(grad_output), widen(grad_hy), widen(grad_cy), widen(input), batch_sizes, widen(hx),
+        widen(cx), widen(params), has_biases, bidirectional, widen(output), gates, cells, rstd,
+        need_grad_input);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
+            narrow_to(grad_params, dtype)};
+  }
   const int64_t D = shape.layout.directions;
   const int64_t H = shape.hidden_size.expect_int();
   const int64_t I = shape.input_size.expect_int();
@@ -324,10 +342,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     return {output, hy, cy, at::empty({0}, options), at::empty({0}, options),
             at::empty({0}, options)};
   }
+  const auto workspace = options.dtype(compute_type(input.scalar_type()));
   return {output, hy, cy,
-          at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, options),
-          at::empty_symint({D, 2, shape.rows, shape.hidden_size}, options),
-          at::empty_symint({D, shape.rows, kSaved}, options)};
+          at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, workspace),
+          at::empty_symint({D, 2, shape.rows, shape.hidden_size}, workspace),
+          at::empty_symint({D, shape.rows, kSaved}, workspace)};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_meta(

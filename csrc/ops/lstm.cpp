@@ -5,6 +5,7 @@
 
 #include "kernels/lstm.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 #include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
@@ -60,6 +61,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
     bool bidirectional, bool training) {
   const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+  if (needs_widening(input)) {
+    auto [output, hy, cy, gates, cells] =
+        lstm_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(cx),
+                                    widen(params), has_biases, bidirectional, training);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
+  }
   const kernels::LstmSizes sizes = kernel_sizes(shape);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -142,10 +150,8 @@ void check_lstm_backward_args(const char* op, const LayerShape& shape,
   const std::vector<c10::SymInt> out_sizes = layer_output_sizes(input, shape);
   check_like(op, "output", output, "input", input);
   check_sizes(op, "output", output, out_sizes);
-  check_like(op, "gates", gates, "input", input);
-  check_sizes(op, "gates", gates, {D, rows, shape.hidden_size * kLstmGates});
-  check_like(op, "cells", cells, "input", input);
-  check_sizes(op, "cells", cells, {D, rows, shape.hidden_size});
+  check_workspace(op, "gates", gates, input, {D, rows, shape.hidden_size * kLstmGates});
+  check_workspace(op, "cells", cells, input, {D, rows, shape.hidden_size});
   if (grad_output.has_value() && grad_output->defined()) {
     check_like(op, "grad_output", *grad_output, "input", input);
     check_sizes(op, "grad_output", *grad_output, out_sizes);
@@ -171,6 +177,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                            cells);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_hx, grad_cx, grad_params] = lstm_layer_backward_cpu(
+        widen(grad_output), widen(grad_hy), widen(grad_cy), widen(input), batch_sizes, widen(hx),
+        widen(cx), widen(params), has_biases, bidirectional, widen(output), gates, cells,
+        need_grad_input);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
+            narrow_to(grad_params, dtype)};
+  }
   const kernels::LstmSizes sizes = kernel_sizes(shape);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -291,9 +306,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   if (!training) {
     return {output, hy, cy, at::empty({0}, options), at::empty({0}, options)};
   }
+  const auto workspace = options.dtype(compute_type(input.scalar_type()));
   at::Tensor gates =
-      at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, options);
-  at::Tensor cells = at::empty_symint({D, shape.rows, shape.hidden_size}, options);
+      at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, workspace);
+  at::Tensor cells = at::empty_symint({D, shape.rows, shape.hidden_size}, workspace);
   return {output, hy, cy, gates, cells};
 }
 

@@ -5,6 +5,7 @@
 
 #include "kernels/rnn.h"
 #include "ops/checks.h"
+#include "ops/precision.h"
 #include "ops/recurrent.h"
 
 #include <ATen/Dispatch.h>
@@ -67,6 +68,11 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
   const char* op = "torch_ext::rnn_layer";
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
+  if (needs_widening(input)) {
+    auto [output, hy] = rnn_layer_cpu(widen(input), batch_sizes, widen(hx), widen(params),
+                                      has_biases, bidirectional, nonlinearity);
+    return {narrow_to(output, input.scalar_type()), narrow_to(hy, input.scalar_type())};
+  }
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -132,6 +138,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_rnn_backward_args(op, shape, input, grad_output, grad_hy, hx, output);
+  if (needs_widening(input)) {
+    auto [grad_input, grad_hx, grad_params] = rnn_layer_backward_cpu(
+        widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
+        has_biases, bidirectional, nonlinearity, widen(output), need_grad_input);
+    const at::ScalarType dtype = input.scalar_type();
+    return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
+            narrow_to(grad_params, dtype)};
+  }
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;

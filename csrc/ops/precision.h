@@ -1,0 +1,55 @@
+// bfloat16 support of the operators: a bfloat16 call runs the float32 kernels, its tensors
+// widened on entry and its results narrowed back on return, so every product and sum accumulates
+// in float32. The tensors a forward saves for its backward stay in float32.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+
+#include <optional>
+#include <vector>
+
+namespace torch_ext::ops {
+
+// The type the kernels compute in for tensors of `dtype`.
+inline at::ScalarType compute_type(at::ScalarType dtype) {
+  return dtype == at::kBFloat16 ? at::kFloat : dtype;
+}
+
+inline bool needs_widening(const at::Tensor& tensor) {
+  return tensor.defined() && tensor.scalar_type() == at::kBFloat16;
+}
+
+inline at::Tensor widen(const at::Tensor& tensor) {
+  return needs_widening(tensor) ? tensor.to(at::kFloat) : tensor;
+}
+
+inline std::optional<at::Tensor> widen(const std::optional<at::Tensor>& tensor) {
+  return tensor.has_value() ? std::optional<at::Tensor>(widen(*tensor)) : std::nullopt;
+}
+
+inline std::vector<at::Tensor> widen(at::TensorList tensors) {
+  std::vector<at::Tensor> result;
+  result.reserve(tensors.size());
+  for (const at::Tensor& tensor : tensors) {
+    result.push_back(widen(tensor));
+  }
+  return result;
+}
+
+// A float32 result back in the caller's type.
+inline at::Tensor narrow_to(const at::Tensor& tensor, at::ScalarType dtype) {
+  return tensor.defined() && tensor.scalar_type() != dtype ? tensor.to(dtype) : tensor;
+}
+
+inline std::vector<at::Tensor> narrow_to(const std::vector<at::Tensor>& tensors,
+                                         at::ScalarType dtype) {
+  std::vector<at::Tensor> result;
+  result.reserve(tensors.size());
+  for (const at::Tensor& tensor : tensors) {
+    result.push_back(narrow_to(tensor, dtype));
+  }
+  return result;
+}
+
+}  // namespace torch_ext::ops
