@@ -1,0 +1,152 @@
+"""bfloat16 through every operator (csrc/ops/precision.h, csrc/ops/autocast.cpp): results in
+bfloat16, computed in float32, close to the float32 op on the same (bfloat16-rounded) values,
+forward and backward; the saved workspaces stay float32; autocast runs the layer ops in bfloat16."""
+
+from typing import Callable, List, Sequence
+
+import pytest
+import torch
+from torch import Tensor
+from torch.library import opcheck
+
+import torch_ext  # noqa: F401
+
+ops = torch.ops.torch_ext
+I, H, B, T = 6, 8, 3, 5
+
+
+def _weights(gates: int, layers: int, directions: int, layer_norms: int = 0, cell_norm: bool = False) -> List[Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    params: List[Tensor] = []
+    for layer in range(layers):
+        for _ in range(directions):
+            width = I if layer == 0 else directions * H
+            params += [torch.randn(gates * H, width, generator=generator) * 0.3,
+                       torch.randn(gates * H, H, generator=generator) * 0.3,
+                       torch.randn(gates * H, generator=generator) * 0.1,
+                       torch.randn(gates * H, generator=generator) * 0.1]
+            for _ in range(layer_norms):
+                params += [1 + 0.1 * torch.randn(gates * H, generator=generator), 0.1 * torch.randn(gates * H, generator=generator)]
+            if cell_norm:
+                params += [1 + 0.1 * torch.randn(H, generator=generator), 0.1 * torch.randn(H, generator=generator)]
+    return params
+
+
+def _bf16_rounded(tensors: Sequence[Tensor]) -> List[Tensor]:
+    return [t.bfloat16().float() for t in tensors]
+
+
+# Each case: (name, function of (inputs, params) -> outputs, float inputs, params).
+def _cases():
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(T, B, I, generator=generator)
+    h = torch.randn(4, B, H, generator=generator) * 0.5
+    c = torch.randn(4, B, H, generator=generator) * 0.5
+    packed = torch.nn.utils.rnn.pack_sequence([torch.randn(n, I, generator=generator) for n in (5, 3, 2)])
+    cases = [
+        ("lstm", lambda x, h, c, *p: ops.lstm.input(x, [h, c], list(p), True, 2, 0.0, False, True, False),
+         [x, h, c], _weights(4, 2, 2)),
+        ("lstm.data", lambda d, h, c, *p: ops.lstm.data(d, packed.batch_sizes, [h, c], list(p), True, 1, 0.0, False, False),
+         [packed.data, h[:1], c[:1]], _weights(4, 1, 1)),
+        ("gru", lambda x, h, *p: ops.gru.input(x, h, list(p), True, 2, 0.0, False, True, False), [x, h], _weights(3, 2, 2)),
+        ("gru_reset_before", lambda x, h, *p: ops.gru_reset_before.input(x, h[:1], list(p), True, 1, 0.0, False, False, False),
+         [x, h], _weights(3, 1, 1)),
+        ("rnn_tanh", lambda x, h, *p: ops.rnn_tanh.input(x, h, list(p), True, 2, 0.0, False, True, False), [x, h], _weights(1, 2, 2)),
+        ("rnn_relu", lambda x, h, *p: ops.rnn_relu.input(x, h[:1], list(p), True, 1, 0.0, False, False, False), [x, h], _weights(1, 1, 1)),
+        ("layer_norm_lstm", lambda x, h, c, *p: ops.layer_norm_lstm.input(x, [h, c], list(p), True, 2, 0.0, False, True, False, 1e-5),
+         [x, h, c], _weights(4, 2, 2, layer_norms=2, cell_norm=True)),
+        ("layer_norm_gru", lambda x, h, *p: ops.layer_norm_gru.input(x, h, list(p), True, 2, 0.0, False, True, False, 1e-5),
+         [x, h], _weights(3, 2, 2, layer_norms=2)),
+        ("lstm_cell", lambda x, h, c, *p: ops.lstm_cell(x[0], [h[0], c[0]], *p), [x, h, c], _weights(4, 1, 1)),
+        ("gru_cell", lambda x, h, *p: (ops.gru_cell(x[0], h[0], *p),), [x, h], _weights(3, 1, 1)),
+        ("rnn_tanh_cell", lambda x, h, *p: (ops.rnn_tanh_cell(x[0], h[0], *p),), [x, h], _weights(1, 1, 1)),
+        ("layer_norm", lambda x, w, b: (ops.layer_norm(x, [I], w, b, 1e-5),),
+         [x * 4 + 3], [1 + 0.1 * torch.randn(I, generator=generator), torch.randn(I, generator=generator)]),
+    ]
+    return {name: (fn, inputs, params) for name, fn, inputs, params in cases}
+
+
+CASES = _cases()
+
+
+def _as_tuple(result):
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bfloat16_matches_float32_on_the_same_values(name):
+    fn, inputs, params = CASES[name]
+    values = _bf16_rounded(inputs + params)
+    reference_args = [v.clone().requires_grad_() for v in values]
+    bf16_args = [v.bfloat16().requires_grad_() for v in values]
+    expected = _as_tuple(fn(*reference_args))
+    actual = _as_tuple(fn(*bf16_args))
+    assert all(a.dtype == torch.bfloat16 for a in actual)
+    for a, e in zip(actual, expected):
+        # Only the results' final rounding to bfloat16 separates them: the math ran in float32.
+        torch.testing.assert_close(a.float(), e, atol=1e-2, rtol=1e-2)
+    weights = [torch.randn(e.shape, generator=torch.Generator().manual_seed(2)).bfloat16().float() for e in expected]
+    grads_expected = torch.autograd.grad(expected, reference_args, weights, allow_unused=True)
+    grads_actual = torch.autograd.grad(actual, bf16_args, [w.bfloat16() for w in weights], allow_unused=True)
+    for a, e, arg in zip(grads_actual, grads_expected, bf16_args):
+        if e is None:
+            continue
+        assert a.dtype == torch.bfloat16 == arg.dtype
+        # Between layers the activations are bfloat16 (each layer op returns its input's type),
+        # so multi-layer gradients carry a few of bfloat16's 0.4% roundings.
+        scale = e.abs().max().clamp_min(1.0)
+        assert (a.float() - e).abs().max() <= 4e-2 * scale, name
+
+
+def test_mixed_dtypes_are_refused():
+    fn, inputs, params = CASES["lstm"]
+    with pytest.raises(RuntimeError, match="expected weight_ih_l0 to have the dtype of input"):
+        fn(*[t.bfloat16() for t in inputs], *params)
+
+
+def test_saved_workspaces_stay_float32():
+    params = [p.bfloat16() for p in _weights(4, 1, 1)]
+    x = torch.randn(T, B, I).bfloat16()
+    h = torch.zeros(1, B, H).bfloat16()
+    output, hy, cy, gates, cells = ops._lstm_layer_forward(x, None, h, h, params, True, False)
+    assert (output.dtype, hy.dtype, cy.dtype) == (torch.bfloat16,) * 3
+    assert (gates.dtype, cells.dtype) == (torch.float32,) * 2
+
+
+@pytest.mark.parametrize("op", ["lstm_layer", "gru_layer", "rnn_layer", "layer_norm_lstm_layer", "layer_norm_gru_layer", "layer_norm"])
+def test_opcheck_in_bfloat16(op):
+    x = torch.randn(T, B, I).bfloat16().requires_grad_()
+    h = torch.randn(1, B, H).bfloat16().requires_grad_()
+    c = torch.randn(1, B, H).bfloat16().requires_grad_()
+
+    def weights(*args, **kwargs):
+        return [p.bfloat16().requires_grad_() for p in _weights(*args, **kwargs)]
+
+    samples = {
+        "lstm_layer": (ops.lstm_layer.default, (x, None, h, c, weights(4, 1, 1), True, False)),
+        "gru_layer": (ops.gru_layer.default, (x, None, h, weights(3, 1, 1), True, False, True)),
+        "rnn_layer": (ops.rnn_layer.default, (x, None, h, weights(1, 1, 1), True, False, "tanh")),
+        "layer_norm_lstm_layer": (ops.layer_norm_lstm_layer.default,
+                                  (x, None, h, c, weights(4, 1, 1, layer_norms=2, cell_norm=True), True, False, 1e-5)),
+        "layer_norm_gru_layer": (ops.layer_norm_gru_layer.default,
+                                 (x, None, h, weights(3, 1, 1, layer_norms=2), True, False, 1e-5)),
+        "layer_norm": (ops.layer_norm.default, (x, [I], torch.ones(I).bfloat16(), torch.zeros(I).bfloat16(), 1e-5)),
+    }
+    opcheck(*samples[op])
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "rnn_tanh", "layer_norm_lstm", "layer_norm_gru"])
+def test_autocast_runs_the_layer_ops_in_bfloat16(name):
+    fn, inputs, params = CASES[name]
+    weights = [p.clone().requires_grad_() for p in params]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = _as_tuple(fn(*inputs, *weights))
+    assert all(a.dtype == torch.bfloat16 for a in autocast)
+    reference = _as_tuple(fn(*inputs, *weights))
+    for a, e in zip(autocast, reference):
+        torch.testing.assert_close(a.float(), e, atol=5e-2, rtol=5e-2)
+    grads = torch.autograd.grad(autocast[0].float().sum(), weights)
+    expected = torch.autograd.grad(reference[0].sum(), weights)
+    for g, e in zip(grads, expected):
+        assert g.dtype == torch.float32  # the casts are differentiable: weight grads come back in float32
+        assert (g - e).abs().max() <= 5e-2 * e.abs().max().clamp_min(1.0)
