@@ -56,6 +56,33 @@ LstmResult lstm_layer(const at::Tensor& input, const std::optional<at::Tensor>& 
   return op.call(input, batch_sizes, hx, cx, params, has_biases, bidirectional);
 }
 
+// The layer op's halves and _cpu_capability are not overloaded: their own types name their
+// operators' signatures.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> _lstm_layer_forward(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional) {
+  static const auto op =
+      find_op<decltype(_lstm_layer_forward)>("torch_ext::_lstm_layer_forward", "");
+  return op.call(input, batch_sizes, hx, cx, params, has_biases, bidirectional);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> _lstm_layer_backward(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+  static const auto op =
+      find_op<decltype(_lstm_layer_backward)>("torch_ext::_lstm_layer_backward", "");
+  return op.call(grad_output, grad_hy, grad_cy, input, batch_sizes, hx, cx, params, has_biases,
+                 bidirectional, output, gates, cells, need_grad_input);
+}
+
+std::string _cpu_capability() {
+  static const auto op = find_op<decltype(_cpu_capability)>("torch_ext::_cpu_capability", "");
+  return op.call();
+}
+
 // --- GRU (both forms) and vanilla RNN ------------------------------------------------------------
 
 namespace {

@@ -8,6 +8,7 @@
 #include <c10/util/ArrayRef.h>
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -40,6 +41,23 @@ std::tuple<at::Tensor, at::Tensor> lstm_cell(const at::Tensor& input, at::Tensor
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional);
+
+// The two halves of lstm_layer, which its autograd kernel calls: the forward, which also returns
+// what the backward needs (gates [D, N, 4H] and cells [D, N, H]), and the backward, which returns
+// grad_input (empty unless need_grad_input), grad_hx, grad_cx and the gradients of params.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> _lstm_layer_forward(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional);
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> _lstm_layer_backward(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input);
+
+// Which compiled variant of the kernels this process runs: "DEFAULT", "AVX2" or "AVX512".
+std::string _cpu_capability();
 
 // --- GRU (gate order r, z, n) and vanilla RNN (tanh, relu): one state h --------------------------
 // gru* is PyTorch's GRU (aten::gru, aten::gru_cell: the reset gate scales W_hn·h + b_hn);

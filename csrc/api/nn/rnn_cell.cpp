@@ -1,0 +1,145 @@
+// torch_ext::nn's single-step cells (include/torch_ext/nn/modules/rnn_cell.h): argument handling
+// only, with torch::nn's checks and messages; the math is in the cell operators they call.
+#include "torch_ext/nn/modules/rnn_cell.h"
+
+#include "api/nn/common.h"
+#include "torch_ext/ops.h"
+
+#include <c10/util/Exception.h>
+#include <c10/util/irange.h>
+#include <torch/nn/init.h>
+
+#include <cmath>
+#include <utility>
+
+namespace torch_ext::nn {
+namespace detail {
+
+template <typename Derived>
+RNNCellImplBase<Derived>::RNNCellImplBase(const RNNCellOptionsBase& options_)
+    : options_base(options_) {}
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::reset() {
+  const int64_t gate_size = options_base.num_chunks() * options_base.hidden_size();
+  weight_ih = this->register_parameter("weight_ih",
+                                       torch::empty({gate_size, options_base.input_size()}));
+  weight_hh = this->register_parameter("weight_hh",
+                                       torch::empty({gate_size, options_base.hidden_size()}));
+  if (options_base.bias()) {
+    bias_ih = this->register_parameter("bias_ih", torch::empty({gate_size}));
+    bias_hh = this->register_parameter("bias_hh", torch::empty({gate_size}));
+  } else {
+    // Registered undefined, as torch::nn does: named_parameters() leaves them out.
+    bias_ih = this->register_parameter("bias_ih", torch::Tensor(), /*requires_grad=*/false);
+    bias_hh = this->register_parameter("bias_hh", torch::Tensor(), /*requires_grad=*/false);
+  }
+  reset_parameters();
+}
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::reset_parameters() {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options_base.hidden_size()));
+  for (torch::Tensor& parameter : this->parameters()) {
+    torch::nn::init::uniform_(parameter, -bound, bound);
+  }
+}
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::pretty_print(std::ostream& stream) const {
+  const std::string& name = this->name();
+  stream << name.substr(0, name.size() - 4)  // without "Impl"
+         << "(" << options_base.input_size() << ", " << options_base.hidden_size();
+  if (!options_base.bias()) {
+    stream << ", bias=" << std::boolalpha << false;
+  }
+  const std::string nonlinearity = get_nonlinearity_str();
+  if (!nonlinearity.empty() && nonlinearity != "kTanh") {
+    stream << ", nonlinearity=" << nonlinearity;
+  }
+  stream << ")";
+}
+
+template <typename Derived>
+std::string RNNCellImplBase<Derived>::get_nonlinearity_str() const {
+  return "";
+}
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::check_forward_input(const torch::Tensor& input,
+                                                   const std::string& name) const {
+  const std::string cell = short_module_name(this->name());
+  TORCH_CHECK(input.defined(), cell, ": expected ", name,
+              " to be a tensor, got an undefined tensor");
+  TORCH_CHECK(input.dim() == 1 || input.dim() == 2, cell, ": Expected ", name,
+              " to be 1D or 2D, got ", input.dim(), "D instead");
+}
+
+template <typename Derived>
+typename RNNCellImplBase<Derived>::States RNNCellImplBase<Derived>::forward_states(
+    const torch::Tensor& input, std::optional<States> hx, size_t num_states) {
+  check_forward_input(input, "input");
+  if (hx.has_value()) {
+    TORCH_CHECK(hx->size() == num_states, short_module_name(this->name()),
+                ": expected a state of ", num_states, " tensors, got ", hx->size());
+    for (const auto k : c10::irange(num_states)) {
+      check_forward_input((*hx)[k], num_states == 1 ? "hidden" : "hx[" + std::to_string(k) + "]");
+    }
+  }
+  const bool is_batched = input.dim() == 2;
+  const torch::Tensor batched_input = is_batched ? input : input.unsqueeze(0);
+  States batched_hx;
+  if (hx.has_value()) {
+    batched_hx = std::move(*hx);
+    if (!is_batched) {
+      for (torch::Tensor& state : batched_hx) {
+        state = state.unsqueeze(0);
+      }
+    }
+  } else {
+    // The batch of the (unsqueezed) input; torch::nn's C++ cells read the unbatched input's
+    // size(0), its feature count, there.
+    const torch::Tensor zeros =
+        torch::zeros({batched_input.size(0), options_base.hidden_size()},
+                     torch::dtype(input.scalar_type()).device(input.device()));
+    batched_hx.assign(num_states, zeros);
+  }
+  States result = run_op(batched_input, batched_hx);
+  if (!is_batched) {
+    for (torch::Tensor& state : result) {
+      state = state.squeeze(0);
+    }
+  }
+  return result;
+}
+
+}  // namespace detail
+
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ LSTMCell ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+namespace {
+constexpr int64_t kLstmGates = 4;
+}  // namespace
+
+LSTMCellImpl::LSTMCellImpl(const LSTMCellOptions& options_)
+    : RNNCellImplBase(detail::RNNCellOptionsBase(options_.input_size(), options_.hidden_size(),
+                                                 options_.bias(), kLstmGates)),
+      options(options_) {
+  reset();
+}
+
+LSTMCellImpl::States LSTMCellImpl::run_op(const torch::Tensor& input, const States& hx) {
+  auto [h, c] = torch_ext::lstm_cell(input, hx, weight_ih, weight_hh, bias_ih, bias_hh);
+  return {h, c};
+}
+
+std::tuple<torch::Tensor, torch::Tensor> LSTMCellImpl::forward(
+    const torch::Tensor& input, std::optional<std::tuple<torch::Tensor, torch::Tensor>> hx_opt) {
+  return detail::to_pair(forward_states(input, detail::to_states(hx_opt), /*num_states=*/2));
+}
+
+namespace detail {
+template class RNNCellImplBase<LSTMCellImpl>;
+}  // namespace detail
+
+}  // namespace torch_ext::nn
