@@ -24,8 +24,16 @@ python-deps:
 build: system-deps python-deps
 	TORCH_EXT_BUILD_TESTS=1 $(PIP) install -q --no-build-isolation -e .
 
+# ctest, then the C++ example (examples/cpp) built the way a user builds it: `cmake --install` to a
+# prefix under build/, a fresh CMake project that finds the package there, a short training run.
 test-cpp: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
+	cmake --install $(BUILD_DIR) --prefix build/install
+	cmake -S examples/cpp -B build/examples-cpp \
+		-DCMAKE_PREFIX_PATH="$$($(PYTHON) -c 'import torch; print(torch.utils.cmake_prefix_path)');$(CURDIR)/build/install" \
+		$$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+	cmake --build build/examples-cpp --parallel 2
+	build/examples-cpp/train_sequence --steps 30
 
 test-python: build
 	$(PYTHON) -m pytest -n 2 -q
