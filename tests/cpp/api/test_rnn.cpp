@@ -266,6 +266,21 @@ TEST(ApiRnnLstmParity, PackedInputSortedAndUnsorted) {
   }
 }
 
+// An empty batch gives empty outputs of the right shapes, as torch::nn::LSTM's.
+TEST(ApiRnnLstmParity, EmptyBatch) {
+  LstmCase c;
+  c.num_layers = 2;
+  c.bidirectional = true;
+  c.proj_size = 2;
+  ModulePair modules(c);
+  const Tensor input = torch::randn({kSteps, 0, kInput});
+  auto [output, state] = modules.ours->forward(input);
+  auto [reference_output, reference_state] = modules.reference->forward(input);
+  EXPECT_EQ(output.sizes(), reference_output.sizes());
+  EXPECT_EQ(std::get<0>(state).sizes(), std::get<0>(reference_state).sizes());
+  EXPECT_EQ(std::get<1>(state).sizes(), std::get<1>(reference_state).sizes());
+}
+
 // With a non-zero dropout, training mode drops between layers (two calls differ, and differ from
 // evaluation); evaluation mode is deterministic and equals torch::nn::LSTM's.
 TEST(ApiRnnLstmParity, DropoutOnlyInTraining) {

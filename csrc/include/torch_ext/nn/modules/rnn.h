@@ -55,7 +55,8 @@ class RNNImplBase : public torch::nn::Cloneable<Derived> {
   /// weight_hh_l[k] are gates * hidden_size.
   RNNImplBase(const RNNOptionsBase& options_base, int64_t gates);
 
-  /// Checks the options and (re)creates every parameter, then draws their values.
+  /// Checks the options, registers every parameter and draws their values; the constructor and
+  /// clone() call it (once per module, as torch::nn's reset()).
   void reset() override;
 
   /// Draws every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in registration

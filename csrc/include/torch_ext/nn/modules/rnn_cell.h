@@ -39,7 +39,8 @@ class RNNCellImplBase : public torch::nn::Cloneable<Derived> {
  public:
   explicit RNNCellImplBase(const RNNCellOptionsBase& options_);
 
-  /// (Re)creates weight_ih, weight_hh, bias_ih, bias_hh (undefined without bias), then draws them.
+  /// Registers weight_ih, weight_hh, bias_ih, bias_hh (undefined without bias) and draws them; the
+  /// constructor and clone() call it (once per module, as torch::nn's reset()).
   void reset() override;
 
   /// Draws every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in registration
