@@ -1,15 +1,11 @@
 """The LSTM kernels (csrc/kernels/lstm.cpp) at sizes where their threads split the hidden units,
 under every thread count, and in every compiled CPU variant (DEFAULT, AVX2, AVX512)."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
 import torch_ext  # noqa: F401  (registers the ops)
-from rnn_testing import compare_with_gradients, lstm_flat_params
+from rnn_testing import CPU_CAPABILITIES, check_cpu_variant, compare_with_gradients, lstm_flat_params
 
 ops = torch.ops.torch_ext
 
@@ -95,29 +91,6 @@ def test_results_do_not_depend_on_the_thread_count():
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def _cpu_flags() -> set:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-# ATen trusts ATEN_CPU_CAPABILITY without asking the CPU: only request what this CPU runs.
-_NEEDS = {"default": set(), "avx2": {"avx2", "fma"}, "avx512": {"avx512f", "avx512bw", "avx512vl", "avx512dq"}}
-
-
-@pytest.mark.parametrize("capability", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("capability", CPU_CAPABILITIES)
 def test_every_cpu_variant_matches_aten(capability):
-    if not _NEEDS[capability] <= _cpu_flags():
-        pytest.skip(f"this CPU cannot run the {capability} variant")
-    """ATEN_CPU_CAPABILITY selects the compiled variant our kernels run (csrc/kernels/dispatch.cpp);
-    a CPU without the instructions falls back to the best it has, as ATen itself does."""
-    helper = os.path.join(os.path.dirname(__file__), "lstm_variant_check.py")
-    env = dict(os.environ, ATEN_CPU_CAPABILITY=capability)
-    result = subprocess.run([sys.executable, helper], capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "matches ATen" in result.stdout, result.stdout
+    check_cpu_variant(capability, "lstm")

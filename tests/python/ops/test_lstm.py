@@ -2,53 +2,23 @@
 torch.lstm / torch.lstm_cell and a plain-PyTorch reference; gradcheck, opcheck and bad input."""
 
 import itertools
-import os
-import subprocess
-import sys
-import textwrap
-from typing import List, Optional, Sequence, Tuple
 
 import pytest
 import torch
-from torch import Tensor
 from torch.library import opcheck
 from torch.nn.utils.rnn import pack_sequence
 
 import torch_ext
-from rnn_testing import compare_with_gradients, lstm_flat_params
+from rnn_testing import (
+    assert_memory_linear_in_length,
+    autograd_graph_size,
+    compare_with_gradients,
+    lstm_flat_params,
+    lstm_step,
+    reference_layer,
+)
 
 ops = torch.ops.torch_ext
-
-
-def reference_lstm_direction(
-    x: Tensor, batch_sizes: Sequence[int], h0: Tensor, c0: Tensor, params: List[Tensor], reverse: bool
-) -> Tuple[Tensor, Tensor, Tensor]:
-    """One direction of one layer over a packed time-major sequence (rows grouped by step),
-    written with plain PyTorch ops: the semantics our layer kernel implements."""
-    w_ih, w_hh = params[0], params[1]
-    b = params[2] + params[3] if len(params) in (4, 5) else torch.zeros(w_ih.shape[0], dtype=x.dtype)
-    w_hr = params[-1] if len(params) in (3, 5) else None
-    offsets = [0]
-    for size in batch_sizes:
-        offsets.append(offsets[-1] + size)
-    h = list(h0.unbind(0))
-    c = list(c0.unbind(0))
-    outputs: List[Optional[Tensor]] = [None] * len(batch_sizes)
-    steps = range(len(batch_sizes) - 1, -1, -1) if reverse else range(len(batch_sizes))
-    for t in steps:
-        n = batch_sizes[t]
-        h_prev = torch.stack(h[:n])
-        c_prev = torch.stack(c[:n])
-        gates = x[offsets[t] : offsets[t] + n] @ w_ih.t() + h_prev @ w_hh.t() + b
-        i, f, g, o = gates.chunk(4, dim=1)
-        c_new = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
-        if w_hr is not None:
-            h_new = h_new @ w_hr.t()
-        h[:n] = h_new.unbind(0)
-        c[:n] = c_new.unbind(0)
-        outputs[t] = h_new
-    return torch.cat(outputs), torch.stack(h), torch.stack(c)
 
 
 # --- values and gradients against ATen --------------------------------------------------------------
@@ -142,7 +112,6 @@ def test_lstm_layer_matches_plain_reference(bidirectional, proj_size, packed):
     D = 2 if bidirectional else 1
     R = proj_size or H
     params = lstm_flat_params(I, H, 1, True, bidirectional, proj_size)
-    per_direction = len(params) // D
     if packed:
         batch_sizes = [4, 4, 3, 1, 1]
         x = torch.randn(sum(batch_sizes), I, dtype=torch.float64, requires_grad=True)
@@ -158,17 +127,7 @@ def test_lstm_layer_matches_plain_reference(bidirectional, proj_size, packed):
         return ops.lstm_layer(x, sizes, h0, c0, list(params), True, bidirectional)
 
     def reference(x, h0, c0, *params):
-        rows = x.reshape(-1, I)
-        results = [
-            reference_lstm_direction(
-                rows, batch_sizes, h0[d], c0[d], list(params[d * per_direction : (d + 1) * per_direction]), d == 1
-            )
-            for d in range(D)
-        ]
-        output = torch.cat([r[0] for r in results], dim=1)
-        if not packed:
-            output = output.reshape(len(batch_sizes), B, D * R)
-        return output, torch.stack([r[1] for r in results]), torch.stack([r[2] for r in results])
+        return reference_layer(lstm_step, x, batch_sizes if packed else None, [h0, c0], params, bidirectional)
 
     compare_with_gradients(ours, reference, [x, h0, c0, *params])
 
@@ -213,14 +172,7 @@ def test_one_autograd_node_per_layer_whatever_the_length():
         x = torch.randn(steps, 2, 3, requires_grad=True)
         hx = [torch.zeros(4, 2, 4), torch.zeros(4, 2, 4)]
         output, _, _ = ops.lstm.input(x, hx, params, True, 2, 0.0, False, True, False)
-        seen, stack = set(), [output.grad_fn]
-        while stack:
-            node = stack.pop()
-            if node is None or node in seen:
-                continue
-            seen.add(node)
-            stack.extend(next_node for next_node, _ in node.next_functions)
-        return len(seen)
+        return autograd_graph_size(output)
 
     assert graph_size(3) == graph_size(300)
     # Two layer nodes plus the leaves' accumulators and a handful of views.
@@ -546,32 +498,7 @@ def test_dropout_matches_aten_under_the_same_seed():
 
 def test_long_sequence_memory_is_linear_in_length():
     """A 20,000-step sequence trains (forward + backward); peak memory grows linearly."""
-    script = textwrap.dedent(
-        """
-        import resource, sys, torch, torch_ext
-        steps = int(sys.argv[1])
-        torch.manual_seed(0)
-        m = torch.nn.LSTM(8, 16)
-        params = [p.detach().requires_grad_() for p in m._flat_weights]
-        x = torch.randn(steps, 2, 8, requires_grad=True)
-        hx = [torch.zeros(1, 2, 16), torch.zeros(1, 2, 16)]
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        out, hy, cy = torch.ops.torch_ext.lstm.input(x, hx, params, True, 1, 0.0, True, False, False)
-        (out.sum() + hy.sum()).backward()
-        assert torch.isfinite(x.grad).all()
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-        """
-    )
-
-    def peak_kib(steps: int) -> int:
-        result = subprocess.run(
-            [sys.executable, "-c", script, str(steps)], capture_output=True, text=True, check=True, timeout=300
-        )
-        return int(result.stdout.strip().splitlines()[-1])
-
-    small, large = peak_kib(5_000), peak_kib(20_000)
-    # 4x the steps: about 4x the memory (the saved gates, cells and outputs), never quadratic.
-    assert large < 6 * max(small, 1024), (small, large)
+    assert_memory_linear_in_length("lstm", "LSTM")
 
 
 def test_projection_to_a_single_unit_in_float64():
