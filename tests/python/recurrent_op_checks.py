@@ -1,10 +1,11 @@
 """The checks every op family of a one-state recurrence passes (rnn_testing.Recurrence: the GRU in
-both forms, the tanh and ReLU RNNs): values and every gradient against the reference (ATen's op,
-or the plain-PyTorch recurrence where ATen has none), gradcheck in float64, opcheck, Meta kernels,
-bad input, sizes at the edges, long sequences and the autograd graph.
+both forms, the tanh and ReLU RNNs). RecurrenceOpChecks: values and every gradient against the
+reference (ATen's op, or the plain-PyTorch recurrence where ATen has none), gradcheck in float64,
+opcheck, Meta kernels, bad input, sizes at the edges, long sequences and the autograd graph.
+RecurrenceKernelChecks: the kernels at sizes where threads split a direction's hidden units.
 
-A test module subclasses RecurrenceOpChecks as Test<Family> with `family` set; pytest collects the
-subclass with every check below, and the module adds what is particular to its family."""
+A test module subclasses them as Test<Family> with `family` set; pytest collects the subclass
+with every check, and the module adds what is particular to its family."""
 
 import itertools
 from typing import Callable, Dict, Iterator, List, Tuple
@@ -16,7 +17,15 @@ from torch.library import opcheck
 from torch.nn.utils.rnn import pack_sequence
 
 import torch_ext  # noqa: F401  (registers the ops)
-from rnn_testing import Recurrence, assert_memory_linear_in_length, autograd_graph_size, compare_with_gradients
+from rnn_testing import (
+    Recurrence,
+    assert_memory_linear_in_length,
+    autograd_graph_size,
+    batch_for_two_threads,
+    compare_recurrence_with_reference,
+    compare_with_gradients,
+    intra_op_threads,
+)
 
 ops = torch.ops.torch_ext
 DTYPES = [torch.float32, torch.float64]
@@ -68,10 +77,8 @@ class RecurrenceOpChecks:
         run teams of threads. Their sizes are tiny, and on a loaded machine with few cores a
         parallel region costs more than it computes: a bidirectional layer of 4 units, whose
         directions run on two threads at once, takes ~3 ms there instead of ~15 µs on one."""
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        yield
-        torch.set_num_threads(threads)
+        with intra_op_threads(1):
+            yield
 
     def assert_sequence_matches_reference(self, x: Tensor, h0: Tensor, params: List[Tensor], *args) -> None:
         """<name>.input(x, h0, params, *args) against the reference: values and every gradient."""
@@ -598,3 +605,48 @@ class RecurrenceOpChecks:
         backward = f"torch_ext::_{family.layer_name}_backward"
         with pytest.raises(RuntimeError, match=f"derivative for {backward} is not implemented"):
             torch.autograd.grad(grad_x.pow(2).sum(), params[0])
+
+
+# --- the kernels under teams of threads ----------------------------------------------------------------
+
+# (steps, input_size, hidden_size, bidirectional, packed), with the smallest batch whose per-step
+# W_hh product is worth two threads to a direction: several 32-unit blocks, some ending in a
+# partial block.
+KERNEL_CASES = [
+    (6, 24, 100, False, False),  # 4 blocks, the last of 4 units
+    (6, 16, 96, False, True),  # 3 full blocks, packed
+    (5, 20, 80, True, True),  # bidirectional and packed: both directions at once
+]
+
+
+class RecurrenceKernelChecks:
+    family: Recurrence
+
+    @pytest.mark.parametrize("threads", [1, 2])
+    @pytest.mark.parametrize("dtype", DTYPES)
+    @pytest.mark.parametrize("case", KERNEL_CASES, ids=str)
+    def test_multithreaded_recurrence_matches_reference(self, case, dtype, threads):
+        steps, input_size, hidden_size, bidirectional, packed = case
+        batch = batch_for_two_threads(self.family.gates, hidden_size)
+        compare_recurrence_with_reference(
+            self.family, steps, batch, input_size, hidden_size, bidirectional, packed, dtype, threads
+        )
+
+    def test_results_do_not_depend_on_the_thread_count(self):
+        family = self.family
+        torch.manual_seed(1)
+        params = family.params(32, 128, 1, True, True, torch.float32)
+        x = torch.randn(10, batch_for_two_threads(family.gates, 128), 32)
+        h0 = torch.randn(2, x.shape[1], 128)
+        results = []
+        for threads in (1, 2, 4):
+            with intra_op_threads(threads):
+                xs = x.clone().requires_grad_()
+                outputs = family.sequence(xs, h0, params, True, 1, 0.0, False, True, False)
+                grads = torch.autograd.grad(sum(o.sum() for o in outputs), [xs, *params])
+                results.append([o.detach() for o in outputs] + list(grads))
+        # Per-unit work is identical whatever thread owns the unit; only the BLAS products that
+        # span all threads may round differently.
+        for single, *others in zip(*results):
+            for other in others:
+                torch.testing.assert_close(other, single, atol=1e-5, rtol=1e-5)

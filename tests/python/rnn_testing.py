@@ -2,13 +2,14 @@
 reference of every recurrence, the op families that share the one-state signature (GRU in both
 forms, vanilla RNNs), and comparisons of outputs and gradients against a reference."""
 
+import contextlib
 import functools
 import os
 import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
 import torch
@@ -56,19 +57,23 @@ def compare_with_gradients(
     reference: Callable[..., Tuple[Tensor, ...]],
     inputs: Sequence[Tensor],
     seed: int = 0,
+    threads: Optional[int] = None,
 ) -> None:
     """Runs both functions on the same inputs, compares every output, then every gradient of a
-    random weighted sum of the outputs with respect to every input that requires grad."""
-    expected = reference(*inputs)
-    actual = ours(*inputs)
-    if isinstance(expected, Tensor):
-        expected, actual = (expected,), (actual,)
-    assert_close_all(actual, expected, "output")
-    generator = torch.Generator().manual_seed(seed)
-    weights = [torch.randn(e.shape, dtype=e.dtype, generator=generator) for e in expected]
+    random weighted sum of the outputs with respect to every input that requires grad. With
+    `threads`, ours runs (forward and backward) on that many intra-op threads, the reference on one."""
     differentiable = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
-    grads_expected = torch.autograd.grad(expected, differentiable, weights, allow_unused=True)
-    grads_actual = torch.autograd.grad(actual, differentiable, weights, allow_unused=True)
+    with intra_op_threads(1) if threads else contextlib.nullcontext():
+        expected = reference(*inputs)
+        expected = (expected,) if isinstance(expected, Tensor) else expected
+        generator = torch.Generator().manual_seed(seed)
+        weights = [torch.randn(e.shape, dtype=e.dtype, generator=generator) for e in expected]
+        grads_expected = torch.autograd.grad(expected, differentiable, weights, allow_unused=True)
+    with intra_op_threads(threads) if threads else contextlib.nullcontext():
+        actual = ours(*inputs)
+        actual = (actual,) if isinstance(actual, Tensor) else actual
+        grads_actual = torch.autograd.grad(actual, differentiable, weights, allow_unused=True)
+    assert_close_all(actual, expected, "output")
     assert_close_all(grads_actual, grads_expected, "gradient")
 
 
@@ -317,6 +322,70 @@ GRU_RESET_BEFORE = Recurrence(
 RNN_TANH = Recurrence("rnn_tanh", "RNN_TANH", "rnn_layer", "tanh", rnn_step(torch.tanh), aten_name="rnn_tanh")
 RNN_RELU = Recurrence("rnn_relu", "RNN_RELU", "rnn_layer", "relu", rnn_step(torch.relu), aten_name="rnn_relu")
 RECURRENCES = {family.name: family for family in (GRU, GRU_RESET_BEFORE, RNN_TANH, RNN_RELU)}
+
+
+# --- runs at sizes of the kernel tests ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int) -> Iterator[None]:
+    """torch.set_num_threads(threads) for the duration of the block."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def useful_team_size(gates: int, batch: int, hidden_size: int) -> int:
+    """The threads one direction's recurrence takes at most (csrc/kernels/team.h useful_team_size of
+    recurrence.h's per-step work 2·B·G·H·H): one per 2^18 flops of a step's W_hh product, no more
+    than the 32-unit blocks of the hidden units."""
+    blocks = -(-hidden_size // 32)
+    return max(1, min(2 * batch * gates * hidden_size * hidden_size // (1 << 18), blocks))
+
+
+def batch_for_two_threads(gates: int, hidden_size: int) -> int:
+    """The smallest batch whose per-step work is worth two threads to a direction."""
+    batch = 1
+    while useful_team_size(gates, batch, hidden_size) < 2:
+        batch += 1
+    return batch
+
+
+def compare_recurrence_with_reference(
+    family: Recurrence,
+    steps: int,
+    batch: int,
+    input_size: int,
+    hidden_size: int,
+    bidirectional: bool,
+    packed: bool,
+    dtype: torch.dtype,
+    threads: int,
+    num_layers: int = 2,
+) -> None:
+    """<family>.input over [steps, batch, input_size], or <family>.data over `batch` sequences of
+    lengths falling from `steps` to about steps / 3, on `threads` intra-op threads, against the
+    family's reference: values and every gradient."""
+    torch.manual_seed(0)
+    D = 2 if bidirectional else 1
+    params = family.params(input_size, hidden_size, num_layers, True, bidirectional, dtype)
+    h0 = torch.randn(num_layers * D, batch, hidden_size, dtype=dtype, requires_grad=True)
+    if packed:
+        lengths = torch.linspace(steps, max(1, steps // 3), batch).round().long().tolist()
+        sequences = torch.nn.utils.rnn.pack_sequence([torch.randn(n, input_size, dtype=dtype) for n in lengths])
+        x, batch_sizes = sequences.data.clone().requires_grad_(), sequences.batch_sizes
+        args = (True, num_layers, 0.0, False, bidirectional)
+        ours = lambda x, h0, *p: family.packed(x, batch_sizes, h0, list(p), *args)  # noqa: E731
+        reference = lambda x, h0, *p: family.reference_packed(x, batch_sizes, h0, list(p), *args)  # noqa: E731
+    else:
+        x = torch.randn(steps, batch, input_size, dtype=dtype, requires_grad=True)
+        args = (True, num_layers, 0.0, False, bidirectional, False)
+        ours = lambda x, h0, *p: family.sequence(x, h0, list(p), *args)  # noqa: E731
+        reference = lambda x, h0, *p: family.reference_sequence(x, h0, list(p), *args)  # noqa: E731
+    compare_with_gradients(ours, reference, [x, h0, *params], threads=threads)
 
 
 # --- properties measured outside the values --------------------------------------------------------
