@@ -15,15 +15,8 @@ from torch import Tensor
 from torch.library import opcheck
 from torch.nn.utils.rnn import pack_sequence
 
-from layer_norm_rnn_testing import (
-    CPU_VARIANTS,
-    EPS,
-    LayerNormRecurrence,
-    check_cpu_variant,
-    compare_sequence,
-    intra_op_threads,
-)
-from rnn_testing import autograd_graph_size
+from layer_norm_rnn_testing import CPU_VARIANTS, EPS, LayerNormRecurrence, check_cpu_variant, compare_sequence
+from rnn_testing import autograd_graph_size, intra_op_threads, useful_team_size
 
 DTYPES = [torch.float32, torch.float64]
 GRID = list(
@@ -36,11 +29,11 @@ GRID = list(
 )
 NN_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
-# Sizes at which one direction's team takes both threads: csrc/kernels/recurrence.h gives a step
-# one thread per 2^18 flops of its W_hh product (2·B·G·H·H), at most one per 32-unit block; the
-# GRU (G = 3) at B = 24, H = 64 has 2.25 of them. The packed case's batch shrinks from 16 as its
-# sequences end; 72 and 100 hidden units end in a partial block; the bidirectional case runs both
-# directions at once. (T, B, I, H, bidirectional, packed).
+# Sizes at which one direction's team takes both threads (rnn_testing.useful_team_size: one thread
+# per 2^18 flops of a step's W_hh product, at most one per 32-unit block; the GRU at B = 24, H = 64
+# has 2.25 of them). The packed case's batch shrinks from 16 as its sequences end; 72 and 100
+# hidden units end in a partial block; the bidirectional case runs both directions at once.
+# (T, B, I, H, bidirectional, packed)
 THREAD_CASES = [(6, 24, 24, 64, False, False), (5, 16, 20, 100, False, True), (6, 17, 24, 72, True, True)]
 
 
@@ -56,14 +49,14 @@ class LayerNormOpChecks:
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    def sequence_inputs(self, num_layers: int, bias: bool, bidirectional: bool, batch_first: bool, dtype: torch.dtype, T=5, B=3, I=4, H=6):
+    def sequence_inputs(self, num_layers, bias, bidirectional, batch_first, dtype, T=5, B=3, I=4, H=6):
         """(x, states, params) of a padded call."""
         D = 2 if bidirectional else 1
         params = self.family.params(I, H, num_layers, bias, bidirectional, dtype)
         x = torch.randn((B, T, I) if batch_first else (T, B, I), dtype=dtype, requires_grad=True)
         return x, self.family.states(num_layers * D, B, H, dtype), params
 
-    def packed_inputs(self, num_layers: int, bias: bool, bidirectional: bool, dtype: torch.dtype, lengths=(7, 5, 5, 2, 1), I=4, H=5):
+    def packed_inputs(self, num_layers, bias, bidirectional, dtype, lengths=(7, 5, 5, 2, 1), I=4, H=5):
         """(data, batch_sizes, states, params) of a packed call."""
         D = 2 if bidirectional else 1
         packed = pack_sequence([torch.randn(n, I, dtype=dtype) for n in lengths])
@@ -97,16 +90,20 @@ class LayerNormOpChecks:
     def test_input_matches_reference(self, num_layers, bias, bidirectional, batch_first, dtype):
         torch.manual_seed(0)
         x, states, params = self.sequence_inputs(num_layers, bias, bidirectional, batch_first, dtype)
-        compare_sequence(self.family, "input", x, states, params, bias, num_layers, 0.0, False, bidirectional, batch_first)
+        args = (bias, num_layers, 0.0, False, bidirectional, batch_first)
+        compare_sequence(self.family, "input", x, states, params, *args)
 
     @pytest.mark.parametrize("dtype", DTYPES)
-    @pytest.mark.parametrize("bidirectional,num_layers,bias", [(False, 1, True), (True, 1, False), (True, 2, True), (False, 3, False)])
+    @pytest.mark.parametrize(
+        "bidirectional,num_layers,bias", [(False, 1, True), (True, 1, False), (True, 2, True), (False, 3, False)]
+    )
     def test_data_matches_reference(self, bidirectional, num_layers, bias, dtype):
         """Packed sequences of several lengths; the reverse direction starts each at its own end."""
         torch.manual_seed(1)
         data, batch_sizes, states, params = self.packed_inputs(num_layers, bias, bidirectional, dtype)
         compare_sequence(
-            self.family, "data", data, states, params, bias, num_layers, 0.0, False, bidirectional, batch_sizes=batch_sizes
+            self.family, "data", data, states, params, bias, num_layers, 0.0, False, bidirectional,
+            batch_sizes=batch_sizes,
         )
 
     @pytest.mark.parametrize("dtype", DTYPES)
@@ -153,11 +150,12 @@ class LayerNormOpChecks:
         params = self.family.params(I, H, 2, True, True)
         # The same values laid out otherwise: matrices transposed, vectors strided.
         strided = [
-            (p.detach().t().contiguous().t() if p.dim() == 2 else torch.stack([p.detach(), p.detach()], 1)[:, 0]).requires_grad_()
+            (p.t().contiguous().t() if p.dim() == 2 else torch.stack([p, p], 1)[:, 0]).detach().requires_grad_()
             for p in params
         ]
         x = torch.randn(B, T, I, dtype=torch.float64).transpose(0, 1).requires_grad_()
-        states = [s.detach().transpose(0, 1).contiguous().transpose(0, 1).requires_grad_() for s in self.family.states(4, B, H)]
+        states = [s.detach().transpose(0, 1).contiguous().transpose(0, 1) for s in self.family.states(4, B, H)]
+        states = [s.requires_grad_() for s in states]
         assert not any(t.is_contiguous() for t in [x, strided[0], strided[4], *states])
         compare_sequence(self.family, "input", x, states, strided, True, 2, 0.0, False, True, False)
 
@@ -185,7 +183,7 @@ class LayerNormOpChecks:
 
     # --- gradcheck (float64) ---------------------------------------------------------------------------
 
-    def _gradcheck(self, kind: str, x: Tensor, states, params, *args, batch_sizes=None, pick: Optional[int] = None) -> None:
+    def _gradcheck(self, kind: str, x: Tensor, states, params, *args, batch_sizes=None, pick: Optional[int] = None):
         count = len(states)
         before = () if kind in ("input", "cell") else (batch_sizes,)
 
@@ -202,7 +200,7 @@ class LayerNormOpChecks:
 
     def test_gradcheck_data(self):
         torch.manual_seed(8)
-        data, batch_sizes, states, params = self.packed_inputs(2, False, True, torch.float64, lengths=(4, 2, 1), I=3, H=3)
+        data, batch_sizes, states, params = self.packed_inputs(2, False, True, torch.float64, (4, 2, 1), I=3, H=3)
         self._gradcheck("data", data, states, params, False, 2, 0.0, False, True, batch_sizes=batch_sizes)
 
     @pytest.mark.parametrize("bias", [True, False])
@@ -230,7 +228,9 @@ class LayerNormOpChecks:
         family = self.family
         torch.manual_seed(12)
         x, states, params = self.sequence_inputs(2, True, True, False, torch.float64, T=4, B=2, I=3, H=4)
-        data, batch_sizes, packed_states, packed_params = self.packed_inputs(2, True, True, torch.float64, lengths=(3, 2, 2), I=3, H=4)
+        data, batch_sizes, packed_states, packed_params = (
+            self.packed_inputs(2, True, True, torch.float64, (3, 2, 2), 3, 4)
+        )
         cell_x, cell_states, cell_params = self.cell_inputs(True, torch.float64, batch=2)
         layer = params[: len(params) // 2]  # layer 0, both directions
         hx, packed_hx = family.hx(states), family.hx(packed_states)
@@ -246,7 +246,8 @@ class LayerNormOpChecks:
             "layer": (family.op("_layer").default, (x, None, *layer_states, layer, True, True, EPS)),
             "layer.packed": (
                 family.op("_layer").default,
-                (data, batch_sizes, *[s[:2] for s in packed_states], packed_params[: len(packed_params) // 2], True, True, EPS),
+                (data, batch_sizes, *[s[:2] for s in packed_states], packed_params[: len(packed_params) // 2])
+                + (True, True, EPS),
             ),
         }
         # The layer's halves take no inputs that require grad (the autograd kernel calls them).
@@ -284,10 +285,13 @@ class LayerNormOpChecks:
         params = [p.detach().to("meta") for p in family.params(3, 4, 2, True, True)]
         states = [torch.empty(4, 5, 4, **meta) for _ in range(family.num_states)]
         results = family.input(torch.empty(7, 5, 3, **meta), states, params, True, 2, 0.0, False, True, False)
-        assert [(t.device.type, tuple(t.shape)) for t in results] == [("meta", (7, 5, 8))] + [("meta", (4, 5, 4))] * family.num_states
-        results = family.data(torch.empty(9, 3, **meta), torch.tensor([5, 3, 1]), states, params, True, 2, 0.0, False, True)
+        assert all(t.device.type == "meta" for t in results)
+        assert [tuple(t.shape) for t in results] == [(7, 5, 8)] + [(4, 5, 4)] * family.num_states
+        batch_sizes = torch.tensor([5, 3, 1])
+        results = family.data(torch.empty(9, 3, **meta), batch_sizes, states, params, True, 2, 0.0, False, True)
         assert [tuple(t.shape) for t in results] == [(9, 8)] + [(4, 5, 4)] * family.num_states
-        results = family.layer(torch.empty(7, 5, 3, **meta), None, [s[:2] for s in states], params[: len(params) // 2], True, True)
+        layer_params = params[: len(params) // 2]
+        results = family.layer(torch.empty(7, 5, 3, **meta), None, [s[:2] for s in states], layer_params, True, True)
         assert [tuple(t.shape) for t in results] == [(7, 5, 8)] + [(2, 5, 4)] * family.num_states
         results = family.cell(torch.empty(5, 3, **meta), [s[0] for s in states], params[: len(params) // 4])
         assert [(t.device.type, tuple(t.shape)) for t in results] == [("meta", (5, 4))] * family.num_states
@@ -329,7 +333,8 @@ class LayerNormOpChecks:
             ),
             "params without biases": (
                 dict(has_biases=False),
-                f"x {per_direction - 2} per direction: {', '.join(self.direction_names(bias=False))}), got {2 * per_direction}",
+                f"x {per_direction - 2} per direction: {', '.join(self.direction_names(bias=False))}), "
+                f"got {2 * per_direction}",
             ),
             "ln_ih_weight shape": (
                 dict(params=replace(ln_ih_weight, torch.ones(G * H + 1))),
@@ -353,12 +358,18 @@ class LayerNormOpChecks:
             ),
             "input 2-D": (dict(input=torch.randn(5, 3)), "expected input to be 3-D"),
             "input int": (dict(input=torch.ones(5, 2, 3, dtype=torch.int64)), "expected input to be float32"),
-            "input size": (dict(input=torch.randn(5, 2, 7)), "input.size(-1) must be equal to input_size. Expected 3, got 7"),
+            "input size": (
+                dict(input=torch.randn(5, 2, 7)),
+                "input.size(-1) must be equal to input_size. Expected 3, got 7",
+            ),
             "seq len 0": (dict(input=torch.randn(0, 2, 3)), "sequence length to be larger than 0"),
             "hx batch": (dict(states=states_of(2, 3, 4)), "hx[0] of shape [2, 2, 4], got [2, 3, 4]"),
             "hx layers": (dict(states=states_of(1, 2, 4)), "hx[0] of shape [2, 2, 4], got [1, 2, 4]"),
             "hx dims": (dict(states=states_of(2, 4)), "expected hx[0] to be 3-D"),
-            "hx dtype": (dict(states=[torch.zeros(2, 2, 4, dtype=torch.float64)] * self.family.num_states), "expected hx[0] to have the dtype of input"),
+            "hx dtype": (
+                dict(states=[torch.zeros(2, 2, 4, dtype=torch.float64)] * self.family.num_states),
+                "expected hx[0] to have the dtype of input",
+            ),
             "dropout": (dict(dropout=1.5), "expected dropout in [0, 1], got 1.5"),
             "num_layers": (dict(num_layers=0), "expected num_layers >= 1, got 0"),
         }
@@ -398,7 +409,8 @@ class LayerNormOpChecks:
         params = self.family.params(3, 4, 1, True, False, torch.float32, requires_grad=False)
         states = self.family.states(1, 3, 4, torch.float32, requires_grad=False)
         with pytest.raises(RuntimeError) as error:
-            self.family.data(torch.randn(5, 3), torch.tensor(sizes, dtype=torch.int64), states, params, True, 1, 0.0, False, False)
+            batch_sizes = torch.tensor(sizes, dtype=torch.int64)
+            self.family.data(torch.randn(5, 3), batch_sizes, states, params, True, 1, 0.0, False, False)
         assert message in str(error.value)
 
     @pytest.mark.parametrize(
@@ -522,12 +534,15 @@ class LayerNormOpChecks:
     @pytest.mark.parametrize("case", THREAD_CASES, ids=[str(c) for c in THREAD_CASES])
     def test_sizes_that_split_hidden_units_across_threads(self, case, dtype, threads):
         T, B, I, H, bidirectional, packed = case
+        if not bidirectional:
+            assert useful_team_size(self.family.gates, B, H) >= 2, "the case should split the hidden units"
         torch.manual_seed(17)
         with intra_op_threads(threads):
             if packed:
                 lengths = torch.linspace(T, 1, B).round().long().tolist()
                 data, batch_sizes, states, params = self.packed_inputs(2, True, bidirectional, dtype, lengths, I, H)
-                compare_sequence(self.family, "data", data, states, params, True, 2, 0.0, False, bidirectional, batch_sizes=batch_sizes)
+                args = (True, 2, 0.0, False, bidirectional)
+                compare_sequence(self.family, "data", data, states, params, *args, batch_sizes=batch_sizes)
             else:
                 x, states, params = self.sequence_inputs(2, True, bidirectional, False, dtype, T, B, I, H)
                 compare_sequence(self.family, "input", x, states, params, True, 2, 0.0, False, bidirectional, False)

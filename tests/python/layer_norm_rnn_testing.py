@@ -21,12 +21,11 @@ variant that ATEN_CPU_CAPABILITY selects, each named op against the reference
 (:func:`check_cpu_variant`).
 """
 
-import contextlib
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import pytest
 import torch
@@ -35,7 +34,7 @@ from torch import Tensor
 import torch_ext  # noqa: F401  (registers the ops)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rnn_testing import Step, flat_params, reference_layer, reference_stack  # noqa: E402
+from rnn_testing import Step, flat_params, intra_op_threads, reference_layer, reference_stack  # noqa: E402
 
 EPS = 1e-5
 State = Union[Tensor, List[Tensor]]
@@ -48,7 +47,9 @@ def plain_layer_norm(a: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Ten
     return (a - mean) / torch.sqrt(variance + eps) * weight + bias
 
 
-def _split(weights: Sequence[Tensor], has_biases: bool) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor], Sequence[Tensor]]:
+def _split(
+    weights: Sequence[Tensor], has_biases: bool
+) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor], Sequence[Tensor]]:
     """(w_ih, w_hh, b_ih, b_hh, the layer-norm parameters) of one direction."""
     if has_biases:
         return weights[0], weights[1], weights[2], weights[3], weights[4:]
@@ -151,34 +152,41 @@ class LayerNormRecurrence:
     def op(self, suffix: str = ""):
         return getattr(torch.ops.torch_ext, self.name + suffix)
 
-    def input(self, x, states, params, has_biases, num_layers, dropout, train, bidirectional, batch_first, eps=EPS) -> Tuple[Tensor, ...]:
-        return tuple(self.op().input(x, self.hx(states), list(params), has_biases, num_layers, dropout, train, bidirectional, batch_first, eps))
+    def input(self, x: Tensor, states, params, *args, eps: float = EPS) -> Tuple[Tensor, ...]:
+        """<name>.input; ``args``: has_biases, num_layers, dropout, train, bidirectional, batch_first."""
+        return tuple(self.op().input(x, self.hx(states), list(params), *args, eps))
 
-    def data(self, data, batch_sizes, states, params, has_biases, num_layers, dropout, train, bidirectional, eps=EPS) -> Tuple[Tensor, ...]:
-        return tuple(self.op().data(data, batch_sizes, self.hx(states), list(params), has_biases, num_layers, dropout, train, bidirectional, eps))
+    def data(self, data: Tensor, batch_sizes: Tensor, states, params, *args, eps: float = EPS) -> Tuple[Tensor, ...]:
+        """<name>.data; ``args``: has_biases, num_layers, dropout, train, bidirectional."""
+        return tuple(self.op().data(data, batch_sizes, self.hx(states), list(params), *args, eps))
 
-    def cell(self, x, states, params, has_biases=True, eps=EPS) -> Tuple[Tensor, ...]:
+    def cell(self, x: Tensor, states, params, has_biases: bool = True, eps: float = EPS) -> Tuple[Tensor, ...]:
         result = self.op("_cell")(x, self.hx(states), list(params), has_biases, eps)
         return tuple(result) if self.num_states == 2 else (result,)
 
-    def layer(self, x, batch_sizes, states, params, has_biases, bidirectional, eps=EPS) -> Tuple[Tensor, ...]:
+    def layer(self, x: Tensor, batch_sizes, states, params, has_biases, bidirectional, eps=EPS) -> Tuple[Tensor, ...]:
         return tuple(self.op("_layer")(x, batch_sizes, *states, list(params), has_biases, bidirectional, eps))
 
-    # --- the reference ---------------------------------------------------------------------------------
+    # --- the reference (no dropout) ---------------------------------------------------------------------
 
-    def reference_input(self, x, states, params, has_biases, num_layers, dropout, train, bidirectional, batch_first, eps=EPS):
+    def reference_input(
+        self, x, states, params, has_biases, num_layers, dropout, train, bidirectional, batch_first, eps=EPS
+    ) -> Tuple[Tensor, ...]:
         assert dropout == 0 or not train, "the reference has no dropout"
-        return reference_stack(self.step(has_biases, eps), x, None, list(states), list(params), num_layers, bidirectional, batch_first)
+        step = self.step(has_biases, eps)
+        return reference_stack(step, x, None, list(states), list(params), num_layers, bidirectional, batch_first)
 
-    def reference_data(self, data, batch_sizes, states, params, has_biases, num_layers, dropout, train, bidirectional, eps=EPS):
+    def reference_data(
+        self, data, batch_sizes, states, params, has_biases, num_layers, dropout, train, bidirectional, eps=EPS
+    ) -> Tuple[Tensor, ...]:
         assert dropout == 0 or not train, "the reference has no dropout"
-        sizes = batch_sizes.tolist()
-        return reference_stack(self.step(has_biases, eps), data, sizes, list(states), list(params), num_layers, bidirectional)
+        step, sizes = self.step(has_biases, eps), batch_sizes.tolist()
+        return reference_stack(step, data, sizes, list(states), list(params), num_layers, bidirectional)
 
     def reference_cell(self, x, states, params, has_biases=True, eps=EPS) -> Tuple[Tensor, ...]:
         return self.step(has_biases, eps)(x, tuple(states), list(params))
 
-    def reference_layer(self, x, batch_sizes, states, params, has_biases, bidirectional, eps=EPS):
+    def reference_layer(self, x, batch_sizes, states, params, has_biases, bidirectional, eps=EPS) -> Tuple[Tensor, ...]:
         sizes = batch_sizes.tolist() if batch_sizes is not None else None
         return reference_layer(self.step(has_biases, eps), x, sizes, list(states), list(params), bidirectional)
 
@@ -207,16 +215,6 @@ def assert_close_to_reference(actual: Optional[Tensor], expected: Optional[Tenso
     else:
         tolerance = dict(rtol=1e-10, atol=1e-10 * scale)
     torch.testing.assert_close(actual.to(expected.dtype), expected, **tolerance, msg=lambda m: f"{what}: {m}")
-
-
-@contextlib.contextmanager
-def intra_op_threads(count: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def compare_with_reference(ours, reference, inputs: Sequence[Tensor], seed: int = 0) -> None:
@@ -256,12 +254,22 @@ def check_cpu_variant(capability: str, name: str) -> None:
     if best not in CPU_VARIANTS or CPU_VARIANTS.index(capability) > CPU_VARIANTS.index(best):
         pytest.skip(f"this CPU runs {best}, not the {capability} variant")
     env = dict(os.environ, ATEN_CPU_CAPABILITY=capability)
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), name], capture_output=True, text=True, env=env, timeout=600)
+    command = [sys.executable, os.path.abspath(__file__), name]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"capability {capability.upper()}, {name}: matches" in result.stdout, result.stdout
 
 
-def compare_sequence(family: LayerNormRecurrence, kind: str, x: Tensor, states: Sequence[Tensor], params: Sequence[Tensor], *args, batch_sizes: Optional[Tensor] = None, eps: float = EPS) -> None:
+def compare_sequence(
+    family: LayerNormRecurrence,
+    kind: str,
+    x: Tensor,
+    states: Sequence[Tensor],
+    params: Sequence[Tensor],
+    *args,
+    batch_sizes: Optional[Tensor] = None,
+    eps: float = EPS,
+) -> None:
     """:func:`compare_with_reference` of one op of ``family`` (``kind``: input, data, cell or layer)
     with its reference, on ``x``, ``states`` and ``params`` (each a tensor input of the comparison)
     and the op's other arguments ``args`` (``batch_sizes`` for data and layer)."""

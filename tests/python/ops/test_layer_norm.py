@@ -201,7 +201,7 @@ def _opcheck_samples():
         "affine": (ops.layer_norm.default, (x, [5], weight, bias, 1e-5)),
         "weight only": (ops.layer_norm.default, (x, [5], weight, None, 1e-5)),
         "plain two dims": (ops.layer_norm.default, (y, [3, 4], None, None, 1e-5)),
-        "empty": (ops.layer_norm.default, (torch.randn(0, 5, dtype=torch.float64, requires_grad=True), [5], weight, bias, 1e-5)),
+        "empty": (ops.layer_norm.default, (x[:0].detach().requires_grad_(), [5], weight, bias, 1e-5)),
         "_forward": (ops._layer_norm_forward.default, (detached[0], [5], detached[1], detached[2], 1e-5)),
     }
     for mask in ([True, True, True], [True, False, False], [False, True, True]):
@@ -264,7 +264,10 @@ def test_errors_carry_atens_messages(case):
     "args,message",
     [
         ((torch.ones(3, 4, dtype=torch.int64), [4], None, None), r"expected input to be float32.*, got Long"),
-        ((torch.ones(3, 4), [4], torch.ones(4, dtype=torch.float64), None), r"expected weight to have the dtype of input \(Float\), got Double"),
+        (
+            (torch.ones(3, 4), [4], torch.ones(4, dtype=torch.float64), None),
+            r"expected weight to have the dtype of input \(Float\), got Double",
+        ),
         ((torch.ones(3, 4), [4], None, torch.ones(4, device="meta")), "on the device of input"),
     ],
     ids=["int input", "weight dtype", "bias device"],

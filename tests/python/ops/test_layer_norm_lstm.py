@@ -56,8 +56,10 @@ def test_forward_half_saves_normalized_products_gates_cells_and_rstd():
 def test_state_must_be_h_and_c(count):
     params = LAYER_NORM_LSTM.params(3, 4, requires_grad=False)
     states = [torch.zeros(1, 2, 4, dtype=torch.float64)] * count
-    with pytest.raises(RuntimeError, match=f"torch_ext::layer_norm_lstm: expects two hidden states \\(h_0, c_0\\), got {count}"):
-        ops.layer_norm_lstm.input(torch.randn(5, 2, 3, dtype=torch.float64), states, params, True, 1, 0.0, False, False, False)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    message = f"torch_ext::layer_norm_lstm: expects two hidden states \\(h_0, c_0\\), got {count}"
+    with pytest.raises(RuntimeError, match=message):
+        ops.layer_norm_lstm.input(x, states, params, True, 1, 0.0, False, False, False)
     with pytest.raises(RuntimeError, match=f"expects two hidden states \\(h, c\\), got {count}"):
         ops.layer_norm_lstm_cell(torch.randn(2, 3, dtype=torch.float64), [s[0] for s in states], params)
 
@@ -71,11 +73,11 @@ def test_cell_state_is_carried_unnormalized():
     with torch.no_grad():
         params[2][:H] = -1e4  # b_ih of the input gate: i = 0
     x = torch.randn(3, 2, 3, dtype=torch.float64)
-    output, h_n, c_n = ops.layer_norm_lstm.input(
-        x, [torch.zeros(1, 2, H, dtype=torch.float64)] * 2, params, True, 1, 0.0, False, False, False
-    )
+    zeros = [torch.zeros(1, 2, H, dtype=torch.float64)] * 2
+    args = (True, 1, 0.0, False, False, False)
+    output, h_n, c_n = ops.layer_norm_lstm.input(x, zeros, params, *args)
     assert not c_n.any()
-    expected_h = LAYER_NORM_LSTM.reference_input(x, [torch.zeros(1, 2, H, dtype=torch.float64)] * 2, params, True, 1, 0.0, False, False, False)[0]
+    expected_h = LAYER_NORM_LSTM.reference_input(x, zeros, params, *args)[0]
     torch.testing.assert_close(output, expected_h)
     ln_cell_bias = params[-1]
     assert torch.allclose(output.abs(), output.abs().clamp(max=float(torch.tanh(ln_cell_bias.abs()).max())))

@@ -13,7 +13,12 @@ import torch
 from torch import Tensor
 from torch.nn.parameter import Parameter
 
-from torch_ext.nn.modules.layer_norm_rnn import DEFAULT_EPS, LayerNormParameters, checked_eps, layer_norm_parameter_shapes
+from torch_ext.nn.modules.layer_norm_rnn import (
+    DEFAULT_EPS,
+    LayerNormParameters,
+    checked_eps,
+    layer_norm_parameter_shapes,
+)
 from torch_ext.nn.modules.rnn_cell import GRUCell, LSTMCell, RNNCellBase, State
 
 __all__ = ["LayerNormLSTMCell", "LayerNormGRUCell"]
@@ -39,7 +44,7 @@ class _LayerNormCell(LayerNormParameters):
         eps = checked_eps(eps)
         # RNNCellBase.__init__ calls reset_parameters() before the ln_* parameters exist: it draws
         # exactly torch.nn's values for weight_ih, weight_hh, bias_ih, bias_hh.
-        RNNCellBase.__init__(self, input_size, hidden_size, bias, self._num_chunks, device, dtype)  # type: ignore[arg-type]
+        RNNCellBase.__init__(self, input_size, hidden_size, bias, self._num_chunks, device, dtype)  # type: ignore
         gate_size = self._num_chunks * hidden_size
         for name, shape in layer_norm_parameter_shapes(gate_size, hidden_size, self._normalizes_cell):
             setattr(self, name, Parameter(torch.empty(shape, device=device, dtype=dtype)))
@@ -49,7 +54,8 @@ class _LayerNormCell(LayerNormParameters):
     def _operator_params(self) -> List[Tensor]:
         """The parameters in the operator's order (registration order, without absent biases),
         read now so that ``functional_call`` swaps apply."""
-        return [parameter for parameter in self._parameters.values() if parameter is not None]  # type: ignore[attr-defined]
+        parameters = self._parameters.values()  # type: ignore[attr-defined]
+        return [parameter for parameter in parameters if parameter is not None]
 
 
 class LayerNormLSTMCell(_LayerNormCell, LSTMCell):

@@ -17,14 +17,9 @@ from typing import Any, Dict, List, Sequence, Tuple, Type
 
 import pytest
 import torch
-from layer_norm_rnn_testing import (
-    LAYER_NORM_GRU,
-    LAYER_NORM_LSTM,
-    LayerNormRecurrence,
-    assert_close_to_reference,
-    intra_op_threads,
-)
+from layer_norm_rnn_testing import LAYER_NORM_GRU, LAYER_NORM_LSTM, LayerNormRecurrence, assert_close_to_reference
 from module_parity import INPUT_KINDS, SORTED_LENGTHS, UNSORTED_LENGTHS, leaf, ops_run_by, raised_by, sequence_inputs
+from rnn_testing import intra_op_threads
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -70,7 +65,15 @@ def randomize_layer_norm_parameters(module: nn.Module, seed: int = 1) -> None:
     with torch.no_grad():
         for name, parameter in module.named_parameters():
             if name.startswith("ln_"):
-                parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator, dtype=torch.float64).to(parameter.dtype))
+                noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                parameter.add_(0.5 * noise.to(parameter.dtype))
+
+
+def assert_layer_norms_at_identity(module: nn.Module) -> None:
+    """Every ln_* gain is one and every ln_* bias zero."""
+    for name, parameter in module.named_parameters():
+        if name.startswith("ln_"):
+            assert torch.equal(parameter, torch.full_like(parameter, 1.0 if "_weight" in name else 0.0)), name
 
 
 # ------------------------------------------------------------------------------------- the reference
@@ -97,7 +100,9 @@ def module_per_sequence(result: Tuple[Any, Any], kind: str) -> Tuple[List[Tensor
     return list(output.unbind(0 if kind == "batch_first" else 1)), finals
 
 
-def reference_per_sequence(module: nn.Module, family: LayerNormRecurrence, leaves: Dict[str, Tensor], kind: str) -> Tuple[List[Tensor], List[Tensor]]:
+def reference_per_sequence(
+    module: nn.Module, family: LayerNormRecurrence, leaves: Dict[str, Tensor], kind: str
+) -> Tuple[List[Tensor], List[Tensor]]:
     """Each sequence of the module's input run alone through the reference on the module's
     parameters (in float64), from its own column of the initial state (zeros when none)."""
     x = leaves["input"].double()
@@ -125,7 +130,9 @@ def reference_per_sequence(module: nn.Module, family: LayerNormRecurrence, leave
     return outputs, [torch.cat([f[k] for f in finals], dim=1) for k in range(family.num_states)]
 
 
-def assert_matches_reference(module: nn.Module, family: LayerNormRecurrence, kind: str, with_state: bool, dtype: torch.dtype) -> None:
+def assert_matches_reference(
+    module: nn.Module, family: LayerNormRecurrence, kind: str, with_state: bool, dtype: torch.dtype
+) -> None:
     """Values and gradients (input, initial states, every parameter) of the module match the
     reference."""
     layers = module.num_layers * (2 if module.bidirectional else 1)
@@ -165,20 +172,24 @@ GRID = list(itertools.product([(1, True), (2, False), (3, True)], [False, True],
 @pytest.mark.parametrize(
     "layers_bias, bidirectional, input_kind, with_state",
     GRID,
-    ids=[f"L{n}-{'bias' if b else 'nobias'}-{'bi' if d else 'uni'}-{k}-{'hx' if s else 'nohx'}" for (n, b), d, k, s in GRID],
+    ids=[
+        f"L{n}-{'bias' if b else 'nobias'}-{'bi' if d else 'uni'}-{k}-{'hx' if s else 'nohx'}"
+        for (n, b), d, k, s in GRID
+    ],
 )
 def test_matches_reference(kind: Kind, layers_bias, bidirectional: bool, input_kind: str, with_state: bool) -> None:
     num_layers, bias = layers_bias
-    module = build_randomized(
-        kind, num_layers=num_layers, bias=bias, bidirectional=bidirectional, batch_first=input_kind.endswith("batch_first")
-    )
+    batch_first = input_kind.endswith("batch_first")
+    options = dict(num_layers=num_layers, bias=bias, bidirectional=bidirectional, batch_first=batch_first)
+    module = build_randomized(kind, **options)
     assert_matches_reference(module, kind.family, input_kind, with_state, torch.float32)
 
 
 @each_module
 @pytest.mark.parametrize("input_kind", ["batched", "batch_first", "unbatched", "packed", "packed_unsorted"])
 def test_float64_matches_reference(kind: Kind, input_kind: str) -> None:
-    module = build_randomized(kind, torch.float64, num_layers=2, bidirectional=True, batch_first=input_kind == "batch_first")
+    batch_first = input_kind == "batch_first"
+    module = build_randomized(kind, torch.float64, num_layers=2, bidirectional=True, batch_first=batch_first)
     assert_matches_reference(module, kind.family, input_kind, True, torch.float64)
 
 
@@ -201,7 +212,8 @@ def test_gradcheck(kind: Kind, input_kind: str) -> None:
     generator = torch.Generator().manual_seed(1)
     batch_shape = () if input_kind == "unbatched" else (2,)
     x = torch.randn((3, *batch_shape, 2), dtype=torch.float64, generator=generator)
-    states = [torch.randn((4, *batch_shape, 2), dtype=torch.float64, generator=generator) for _ in range(kind.family.num_states)]
+    shape = (4, *batch_shape, 2)
+    states = [torch.randn(shape, dtype=torch.float64, generator=generator) for _ in range(kind.family.num_states)]
 
     def functional(x: Tensor, *tensors: Tensor) -> Tuple[Tensor, ...]:
         count = kind.family.num_states
@@ -224,16 +236,23 @@ def test_runs_the_layer_norm_kernels(kind: Kind, packed: bool) -> None:
     op's halves), never ATen's recurrent ops or ATen's layer norm."""
     module = kind.build(INPUT_SIZE, HIDDEN_SIZE, num_layers=2, bidirectional=True)
     features = (HIDDEN_SIZE,) * kind.family.num_states
-    names = ops_run_by(module, sequence_inputs("packed_unsorted" if packed else "batched", INPUT_SIZE, features, 4, True))
+    make_inputs = sequence_inputs("packed_unsorted" if packed else "batched", INPUT_SIZE, features, 4, True)
+    names = ops_run_by(module, make_inputs)
     name = kind.family.name
     assert {f"torch_ext._{name}_layer_forward.default", f"torch_ext._{name}_layer_backward.default"} <= names, names
-    assert not [n for n in names if not n.startswith("torch_ext.") and any(w in n for w in ("lstm", "gru", "layer_norm"))]
+    aten = [n for n in names if not n.startswith("torch_ext.")]
+    assert not [n for n in aten if any(word in n for word in ("lstm", "gru", "layer_norm"))], aten
 
 
 # ------------------------------------------------------------------------------------- parameters
 
 
-CONFIGS = [dict(), dict(num_layers=3, bidirectional=True), dict(num_layers=2, bias=False), dict(bias=False, bidirectional=True)]
+CONFIGS = [
+    dict(),
+    dict(num_layers=3, bidirectional=True),
+    dict(num_layers=2, bias=False),
+    dict(bias=False, bidirectional=True),
+]
 
 
 @each_module
@@ -272,7 +291,7 @@ def test_reset_parameters_redraws_as_nn(kind: Kind) -> None:
     reference.reset_parameters()
     named = dict(ours.named_parameters())
     assert all(torch.equal(named[name], p) for name, p in reference.named_parameters())
-    assert all(torch.equal(p, torch.ones_like(p) if "_weight" in n else torch.zeros_like(p)) for n, p in named.items() if n.startswith("ln_"))
+    assert_layer_norms_at_identity(ours)
 
 
 @each_module
@@ -333,7 +352,8 @@ def test_the_modules_are_torch_ext_lstm_and_gru() -> None:
     lstm, gru = torch_ext.LayerNormLSTM(3, 4), torch_ext.LayerNormGRU(3, 4)
     assert isinstance(lstm, torch_ext.LSTM) and isinstance(gru, torch_ext.GRU) and gru.reset_after
     assert lstm.proj_size == 0 and (lstm.mode, gru.mode) == ("LSTM", "GRU")
-    assert torch_ext.nn.LayerNormLSTM is torch_ext.LayerNormLSTM and torch_ext.nn.LayerNormGRUCell is torch_ext.LayerNormGRUCell
+    assert torch_ext.nn.LayerNormLSTM is torch_ext.LayerNormLSTM
+    assert torch_ext.nn.LayerNormGRUCell is torch_ext.LayerNormGRUCell
 
 
 # ------------------------------------------------------------------------------------- dropout
@@ -385,7 +405,7 @@ FORWARD_ERRORS = {
     "input size": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE + 1),),
     "input dtype": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE, dtype=torch.float64),),
     "h0 size": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 1, BATCH, HIDDEN_SIZE + 1)),
-    "h0 batch": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 1, BATCH + 1, HIDDEN_SIZE, last=HIDDEN_SIZE)),
+    "h0 batch": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 1, BATCH + 1, HIDDEN_SIZE)),
     "h0 layers": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 2, BATCH, HIDDEN_SIZE)),
     "state rank batched": lambda kind: (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 1, HIDDEN_SIZE)),
     "state rank unbatched": lambda kind: (torch.randn(SEQ_LEN, INPUT_SIZE), _states(kind, 1, BATCH, HIDDEN_SIZE)),
@@ -415,7 +435,7 @@ def test_forward_errors_like_nn(kind: Kind, case: str) -> None:
 def test_lstm_cell_state_size_checked_like_nn() -> None:
     kind = MODULES[0]
     ours, reference = kind.build(INPUT_SIZE, HIDDEN_SIZE), kind.build_namesake(INPUT_SIZE, HIDDEN_SIZE)
-    args = (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), (torch.zeros(1, BATCH, HIDDEN_SIZE), torch.zeros(1, BATCH, HIDDEN_SIZE + 2)))
+    args = (torch.randn(SEQ_LEN, BATCH, INPUT_SIZE), _states(kind, 1, BATCH, HIDDEN_SIZE, last=HIDDEN_SIZE + 2))
     assert str(raised_by(lambda: ours(*args))) == str(raised_by(lambda: reference(*args)))
 
 
@@ -500,7 +520,8 @@ def test_cell_matches_reference(kind: Kind, batched: bool, with_state: bool, bia
     actual = [result] if isinstance(result, Tensor) else list(result)
     given = states if with_state else [torch.zeros(*batch_shape, HIDDEN_SIZE, dtype=dtype)] * len(states)
     params = [p.double() for p in cell.parameters()]
-    expected = kind.family.reference_cell(x.double().reshape(-1, INPUT_SIZE), [s.double().reshape(-1, HIDDEN_SIZE) for s in given], params, bias)
+    rows = [s.double().reshape(-1, HIDDEN_SIZE) for s in given]
+    expected = kind.family.reference_cell(x.double().reshape(-1, INPUT_SIZE), rows, params, bias)
     expected = [e.reshape(*batch_shape, HIDDEN_SIZE) for e in expected]
     for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
         assert_close_to_reference(a, e, f"state {index}")
@@ -519,7 +540,9 @@ def test_cell_gradcheck(kind: Kind, bias: bool) -> None:
     names = [name for name, _ in cell.named_parameters()]
     generator = torch.Generator().manual_seed(6)
     x = torch.randn(2, INPUT_SIZE, dtype=torch.float64, generator=generator)
-    states = [torch.randn(2, HIDDEN_SIZE, dtype=torch.float64, generator=generator) for _ in range(kind.family.num_states)]
+    states = [
+        torch.randn(2, HIDDEN_SIZE, dtype=torch.float64, generator=generator) for _ in range(kind.family.num_states)
+    ]
 
     def functional(x: Tensor, *tensors: Tensor) -> Any:
         count = kind.family.num_states
@@ -539,13 +562,14 @@ def test_cell_parameters_initialisation_and_state_dict(kind: Kind, bias: bool) -
     assert [name for name, _ in cell.named_parameters()] == stems
     named = dict(cell.named_parameters())
     assert all(torch.equal(named[name], p) for name, p in reference.named_parameters())
-    assert all(torch.equal(p, torch.ones_like(p) if "_weight" in n else torch.zeros_like(p)) for n, p in named.items() if n.startswith("ln_"))
+    assert_layer_norms_at_identity(cell)
     if not bias:
         assert cell.bias_ih is None and cell.bias_hh is None
     ln_keys = [name for name in stems if name.startswith("ln_")]
     result = reference.load_state_dict(cell.state_dict(), strict=False)
     assert result.unexpected_keys == ln_keys and result.missing_keys == []
-    result = cell.load_state_dict(kind.build_namesake(INPUT_SIZE, HIDDEN_SIZE, bias=bias, seed=3).state_dict(), strict=False)
+    other = kind.build_namesake(INPUT_SIZE, HIDDEN_SIZE, bias=bias, seed=3)
+    result = cell.load_state_dict(other.state_dict(), strict=False)
     assert result.missing_keys == ln_keys
     twin = kind.build(INPUT_SIZE, HIDDEN_SIZE, bias=bias, seed=4)
     twin.load_state_dict(cell.state_dict())

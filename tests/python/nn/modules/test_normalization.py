@@ -24,7 +24,9 @@ CONSTRUCTIONS = [
     ((6,), dict(dtype=torch.float64, device="cpu")),
     ((torch.Size([2, 3]),), dict(eps=0.0)),
 ]
-CONSTRUCTION_IDS = [f"{args[0]}-{','.join(f'{k}={v}' for k, v in kwargs.items()) or 'default'}" for args, kwargs in CONSTRUCTIONS]
+CONSTRUCTION_IDS = [
+    f"{args[0]}-{','.join(f'{k}={v}' for k, v in kwargs.items()) or 'default'}" for args, kwargs in CONSTRUCTIONS
+]
 
 
 def build_pair(args: Any, kwargs: Dict[str, Any]):
@@ -70,7 +72,9 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("affine", [dict(), dict(bias=False), dict(elementwise_affine=False)], ids=["affine", "no bias", "plain"])
+@pytest.mark.parametrize(
+    "affine", [dict(), dict(bias=False), dict(elementwise_affine=False)], ids=["affine", "no bias", "plain"]
+)
 @pytest.mark.parametrize("shape,normalized", SHAPES, ids=[f"{s}-{n}" for s, n in SHAPES])
 def test_forward_backward_match_nn(shape, normalized, affine, dtype):
     reference, ours = build_pair((normalized,), dict(dtype=dtype, **affine))
@@ -119,7 +123,9 @@ def test_forward_errors_like_nn(case):
     assert (type(actual), str(actual)) == (type(expected), str(expected))
 
 
-@pytest.mark.parametrize("args", [((-1,), {}), (("a",), {}), ((3,), dict(dtype=torch.int64))], ids=["negative", "str", "int dtype"])
+@pytest.mark.parametrize(
+    "args", [((-1,), {}), (("a",), {}), ((3,), dict(dtype=torch.int64))], ids=["negative", "str", "int dtype"]
+)
 def test_constructor_errors_like_nn(args):
     positional, kwargs = args
     expected = raised_by(lambda: nn.LayerNorm(*positional, **kwargs))
