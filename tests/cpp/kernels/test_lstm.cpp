@@ -3,6 +3,7 @@
 // C++ autograd node: forward values, and every gradient, against the ATen step-loop reference
 // of support/lstm_reference.h; the reference itself is checked against at::lstm.
 #include "support/lstm_reference.h"
+#include "support/sequence_reference.h"
 
 #include <torch_ext/ops.h>
 
@@ -140,21 +141,11 @@ LstmInputs make_inputs(const LstmCase& problem, at::ScalarType dtype, bool requi
   const LstmConfig& cfg = problem.config;
   const auto options = at::TensorOptions().dtype(dtype);
   LstmInputs inputs;
-  int64_t batch = problem.batch;
-  if (problem.packed()) {
-    inputs.batch_sizes = batch_sizes_for_lengths(problem.lengths);
-    int64_t rows = 0;
-    for (const int64_t size : inputs.batch_sizes) {
-      rows += size;
-    }
-    batch = inputs.batch_sizes.front();
-    inputs.input = at::randn({rows, cfg.input_size}, options);
-  } else if (problem.batch_first) {
-    inputs.input = at::randn({problem.batch, problem.steps, cfg.input_size}, options);
-  } else {
-    inputs.input = at::randn({problem.steps, problem.batch, cfg.input_size}, options);
-  }
-  inputs.input = (inputs.input * problem.input_scale).requires_grad_(requires_grad);
+  inputs.input = random_sequence_input(problem.steps, problem.batch, problem.batch_first,
+                                       problem.lengths, cfg.input_size, problem.input_scale,
+                                       options, &inputs.batch_sizes)
+                     .requires_grad_(requires_grad);
+  const int64_t batch = problem.packed() ? inputs.batch_sizes.front() : problem.batch;
   const int64_t states = cfg.num_layers * cfg.directions();
   inputs.h0 = at::randn({states, batch, cfg.state_size()}, options).requires_grad_(requires_grad);
   inputs.c0 = at::randn({states, batch, cfg.hidden_size}, options).requires_grad_(requires_grad);

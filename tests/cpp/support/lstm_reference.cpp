@@ -1,5 +1,7 @@
 #include "support/lstm_reference.h"
 
+#include "support/sequence_reference.h"
+
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -110,87 +112,46 @@ std::tuple<at::Tensor, at::Tensor> reference_lstm_cell(const at::Tensor& x, cons
   return {h_next, c_next};
 }
 
+namespace {
+
+ReferenceStep lstm_step(const LstmDirectionWeights& weights) {
+  return [weights](const at::Tensor& x, const std::vector<at::Tensor>& states) {
+    auto [h, c] = reference_lstm_cell(x, states[0], states[1], weights);
+    return std::vector<at::Tensor>{h, c};
+  };
+}
+
+ReferenceStepFor lstm_steps(at::TensorList params, const LstmConfig& config) {
+  return [params, config](int64_t layer, int64_t direction) {
+    return lstm_step(direction_weights(params, config, layer, direction));
+  };
+}
+
+}  // namespace
+
 LstmOutputs reference_lstm_direction(const at::Tensor& data, c10::IntArrayRef batch_sizes,
                                      const at::Tensor& h0, const at::Tensor& c0,
                                      const LstmDirectionWeights& weights, bool reverse) {
-  const int64_t steps = static_cast<int64_t>(batch_sizes.size());
-  std::vector<int64_t> offsets(batch_sizes.size());
-  for (int64_t t = 1; t < steps; ++t) {
-    offsets[t] = offsets[t - 1] + batch_sizes[t - 1];
-  }
-  std::vector<at::Tensor> outputs(batch_sizes.size());
-  at::Tensor h;
-  at::Tensor c;
-  if (!reverse) {
-    // Batch sizes shrink with t: the rows that drop out have reached their final state.
-    h = h0;
-    c = c0;
-    std::vector<at::Tensor> finished_h;
-    std::vector<at::Tensor> finished_c;
-    for (int64_t t = 0; t < steps; ++t) {
-      const int64_t batch = batch_sizes[t];
-      const int64_t running = h.size(0);
-      if (batch < running) {
-        finished_h.insert(finished_h.begin(), h.narrow(0, batch, running - batch));
-        finished_c.insert(finished_c.begin(), c.narrow(0, batch, running - batch));
-        h = h.narrow(0, 0, batch);
-        c = c.narrow(0, 0, batch);
-      }
-      std::tie(h, c) = reference_lstm_cell(data.narrow(0, offsets[t], batch), h, c, weights);
-      outputs[t] = h;
-    }
-    finished_h.insert(finished_h.begin(), h);
-    finished_c.insert(finished_c.begin(), c);
-    return {at::cat(outputs, 0), at::cat(finished_h, 0), at::cat(finished_c, 0)};
-  }
-  // Reverse: batch sizes grow as t falls; a sequence joins at its last step from h0 / c0.
-  h = h0.narrow(0, 0, 0);
-  c = c0.narrow(0, 0, 0);
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const int64_t batch = batch_sizes[t];
-    const int64_t running = h.size(0);
-    if (batch > running) {
-      h = at::cat({h, h0.narrow(0, running, batch - running)}, 0);
-      c = at::cat({c, c0.narrow(0, running, batch - running)}, 0);
-    }
-    std::tie(h, c) = reference_lstm_cell(data.narrow(0, offsets[t], batch), h, c, weights);
-    outputs[t] = h;
-  }
-  return {at::cat(outputs, 0), h, c};
+  auto [output, states] =
+      reference_direction(data, batch_sizes, {h0, c0}, lstm_step(weights), reverse);
+  return {output, states[0], states[1]};
 }
 
 LstmOutputs reference_lstm_packed(const at::Tensor& data, c10::IntArrayRef batch_sizes,
                                   const at::Tensor& h0, const at::Tensor& c0,
                                   at::TensorList params, const LstmConfig& config) {
-  at::Tensor layer_input = data;
-  std::vector<at::Tensor> h_n;
-  std::vector<at::Tensor> c_n;
-  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
-    std::vector<at::Tensor> direction_outputs;
-    for (int64_t direction = 0; direction < config.directions(); ++direction) {
-      const int64_t index = layer * config.directions() + direction;
-      auto [output, h, c] = reference_lstm_direction(
-          layer_input, batch_sizes, h0[index], c0[index],
-          direction_weights(params, config, layer, direction), direction == 1);
-      direction_outputs.push_back(output);
-      h_n.push_back(h);
-      c_n.push_back(c);
-    }
-    layer_input = at::cat(direction_outputs, 1);
-  }
-  return {layer_input, at::stack(h_n), at::stack(c_n)};
+  const std::vector<at::Tensor> results =
+      reference_stack_packed(data, batch_sizes, {h0, c0}, config.num_layers, config.directions(),
+                             lstm_steps(params, config));
+  return {results[0], results[1], results[2]};
 }
 
 LstmOutputs reference_lstm(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                            at::TensorList params, const LstmConfig& config, bool batch_first) {
-  const at::Tensor x = batch_first ? input.transpose(0, 1) : input;
-  const int64_t steps = x.size(0);
-  const int64_t batch = x.size(1);
-  const std::vector<int64_t> batch_sizes(static_cast<size_t>(steps), batch);
-  auto [output, h_n, c_n] = reference_lstm_packed(x.reshape({steps * batch, x.size(2)}),
-                                                  batch_sizes, h0, c0, params, config);
-  output = output.reshape({steps, batch, output.size(1)});
-  return {batch_first ? output.transpose(0, 1) : output, h_n, c_n};
+  const std::vector<at::Tensor> results =
+      reference_stack(input, {h0, c0}, config.num_layers, config.directions(),
+                      lstm_steps(params, config), batch_first);
+  return {results[0], results[1], results[2]};
 }
 
 at::Tensor weighted_sum(at::TensorList outputs, at::TensorList weights) {
