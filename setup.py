@@ -62,7 +62,10 @@ class BuildWithCMake(build_ext):
         os.makedirs(os.path.join(ROOT, "torch_ext", "lib"), exist_ok=True)
         destination = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(destination), exist_ok=True)
-        shutil.copyfile(os.path.realpath(os.path.join(build_dir, "libtorch_ext.so")), destination)
+        # Copy then rename: a process that has the old library loaded keeps its file intact.
+        staging = destination + ".tmp"
+        shutil.copyfile(os.path.realpath(os.path.join(build_dir, "libtorch_ext.so")), staging)
+        os.replace(staging, destination)
 
 
 setup(

@@ -341,8 +341,8 @@ void backward_products(const GruBackwardArgs<scalar_t>& args) {
 }
 
 template <typename Args>
-int64_t team_size_for(const Args& args) {
-  return recurrence_team_size(args.sequence.batch, kGates, args.sizes.hidden_size,
+TeamPlan plan_for(const Args& args) {
+  return recurrence_plan(args.sequence, kGates, args.sizes.hidden_size,
                               args.sizes.hidden_size);
 }
 
@@ -357,7 +357,8 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
          args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
   }
   const bool save = directions[0].training;
-  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+  const TeamPlan plan = plan_for(directions[0]);
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     const GruForwardArgs<scalar_t>& args = directions[team.index()];
     if (save) {
       forward_direction<true>(args, team);
@@ -369,7 +370,8 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
 
 template <typename scalar_t>
 void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count) {
-  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+  const TeamPlan plan = plan_for(directions[0]);
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     backward_direction(directions[team.index()], team);
   });
   for (int64_t d = 0; d < count; ++d) {

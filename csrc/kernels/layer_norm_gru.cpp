@@ -245,8 +245,8 @@ void backward_products(const LayerNormGruBackwardArgs<scalar_t>& args) {
 }
 
 template <typename Args>
-int64_t team_size_for(const Args& args) {
-  return recurrence_team_size(args.sequence.batch, kGates, args.hidden_size, args.hidden_size);
+TeamPlan plan_for(const Args& args) {
+  return recurrence_plan(args.sequence, kGates, args.hidden_size, args.hidden_size);
 }
 
 }  // namespace
@@ -263,13 +263,13 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
     normalize_rows(args.input_gates, args.sequence.rows, G, args.eps, args.rstd,
                    kLayerNormGruStats);
   }
-  const int64_t team_size = team_size_for(directions[0]);
+  const TeamPlan plan = plan_for(directions[0]);
   std::vector<TeamNormScratch<scalar_t>> scratch;
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(team_size, directions[d].sequence.batch);
+    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
   }
   const bool save = directions[0].training;
-  run_teams(count, team_size, [&](const Team& team) {
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     const LayerNormGruForwardArgs<scalar_t>& args = directions[team.index()];
     TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
     if (save) {
@@ -283,12 +283,12 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
 template <typename scalar_t>
 void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* directions,
                                    int64_t count) {
-  const int64_t team_size = team_size_for(directions[0]);
+  const TeamPlan plan = plan_for(directions[0]);
   std::vector<TeamNormScratch<scalar_t>> scratch;
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(team_size, directions[d].sequence.batch);
+    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
   }
-  run_teams(count, team_size, [&](const Team& team) {
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
   });
   for (int64_t d = 0; d < count; ++d) {

@@ -351,8 +351,8 @@ void backward_products(const LayerNormLstmBackwardArgs<scalar_t>& args) {
 }
 
 template <typename Args>
-int64_t team_size_for(const Args& args) {
-  return recurrence_team_size(args.sequence.batch, kGates, args.hidden_size, args.hidden_size);
+TeamPlan plan_for(const Args& args) {
+  return recurrence_plan(args.sequence, kGates, args.hidden_size, args.hidden_size);
 }
 
 }  // namespace
@@ -369,13 +369,13 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
     normalize_rows(args.input_gates, args.sequence.rows, G, args.eps, args.rstd,
                    kLayerNormLstmStats);
   }
-  const int64_t team_size = team_size_for(directions[0]);
+  const TeamPlan plan = plan_for(directions[0]);
   std::vector<TeamNormScratch<scalar_t>> scratch;
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(team_size, directions[d].sequence.batch);
+    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
   }
   const bool save = directions[0].training;
-  run_teams(count, team_size, [&](const Team& team) {
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     const LayerNormLstmForwardArgs<scalar_t>& args = directions[team.index()];
     TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
     if (save) {
@@ -389,12 +389,12 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
 template <typename scalar_t>
 void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* directions,
                                     int64_t count) {
-  const int64_t team_size = team_size_for(directions[0]);
+  const TeamPlan plan = plan_for(directions[0]);
   std::vector<TeamNormScratch<scalar_t>> scratch;
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(team_size, directions[d].sequence.batch);
+    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
   }
-  run_teams(count, team_size, [&](const Team& team) {
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
   });
   for (int64_t d = 0; d < count; ++d) {

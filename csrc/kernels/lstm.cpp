@@ -260,8 +260,8 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args) {
 }
 
 template <typename Args>
-int64_t team_size_for(const Args& args) {
-  return recurrence_team_size(args.sequence.batch, kGates, args.sizes.hidden_size,
+TeamPlan plan_for(const Args& args) {
+  return recurrence_plan(args.sequence, kGates, args.sizes.hidden_size,
                               args.sizes.state_size());
 }
 
@@ -277,7 +277,8 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
          args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
   }
   const bool save = directions[0].cells != nullptr;
-  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+  const TeamPlan plan = plan_for(directions[0]);
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     const LstmForwardArgs<scalar_t>& args = directions[team.index()];
     if (save) {
       forward_direction<true>(args, team);
@@ -289,7 +290,8 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
 
 template <typename scalar_t>
 void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
-  run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+  const TeamPlan plan = plan_for(directions[0]);
+  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     backward_direction(directions[team.index()], team);
   });
   for (int64_t d = 0; d < count; ++d) {

@@ -22,10 +22,25 @@ inline Share unit_share(const Team& team, int64_t hidden_size) {
   return {blocks.begin * kPanelWidth, std::min(blocks.end * kPanelWidth, hidden_size)};
 }
 
+// How a layer call runs: threads per direction, and the work of one direction (for run_teams).
+struct TeamPlan {
+  int64_t team_size = 1;
+  int64_t work = 0;
+};
+
+inline TeamPlan recurrence_plan(const SequenceLayout& seq, int64_t gates, int64_t hidden_size,
+                                int64_t state_size);
+
 // Threads worth a recurrence of G gates of H units over a state of R features and `batch` rows.
 inline int64_t recurrence_team_size(int64_t batch, int64_t gates, int64_t hidden_size,
                                     int64_t state_size) {
   return useful_team_size(2 * batch * gates * hidden_size * state_size, panel_count(hidden_size));
+}
+
+inline TeamPlan recurrence_plan(const SequenceLayout& seq, int64_t gates, int64_t hidden_size,
+                                int64_t state_size) {
+  return {recurrence_team_size(seq.batch, gates, hidden_size, state_size),
+          2 * seq.rows * gates * hidden_size * state_size};
 }
 
 // Step t reads its previous state from the output block of step `step` for its first `rows` rows

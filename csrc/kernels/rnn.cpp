@@ -139,8 +139,8 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args) {
 }
 
 template <typename Args>
-int64_t team_size_for(const Args& args) {
-  return recurrence_team_size(args.sequence.batch, 1, args.sizes.hidden_size,
+TeamPlan plan_for(const Args& args) {
+  return recurrence_plan(args.sequence, 1, args.sizes.hidden_size,
                               args.sizes.hidden_size);
 }
 
@@ -164,8 +164,9 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
          args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
          args.sizes.input_size, scalar_t(0), args.gates, args.sizes.hidden_size);
   }
+  const TeamPlan plan = plan_for(directions[0]);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
-    run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
       forward_direction<decltype(act)::value>(directions[team.index()], team);
     });
   });
@@ -173,8 +174,9 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
 
 template <typename scalar_t>
 void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count) {
+  const TeamPlan plan = plan_for(directions[0]);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
-    run_teams(count, team_size_for(directions[0]), [&](const Team& team) {
+    run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
       backward_direction<decltype(act)::value>(directions[team.index()], team);
     });
   });

@@ -106,12 +106,19 @@ class Team {
   const std::atomic<bool>& failed_;
 };
 
+// Below this much work (FLOPs) per team a call stays on the calling thread: waking another thread
+// costs more than it would take over.
+constexpr int64_t kMinWorkPerTeamForThreads = int64_t(1) << 21;
+
 // Runs body(team) for `teams` teams in one parallel region. Each team gets up to
-// `max_team_size` threads from torch.get_num_threads(); with fewer threads than teams, the teams
-// run one after another. The first exception thrown by any thread is rethrown here.
+// `max_team_size` threads from torch.get_num_threads(); with fewer threads than teams, or less
+// than kMinWorkPerTeamForThreads of `work_per_team`, the teams run one after another. The first
+// exception thrown by any thread is rethrown here.
 template <typename Body>
-void run_teams(int64_t teams, int64_t max_team_size, const Body& body) {
-  const int64_t available = at::in_parallel_region() ? 1 : std::max<int64_t>(1, at::get_num_threads());
+void run_teams(int64_t teams, int64_t max_team_size, int64_t work_per_team, const Body& body) {
+  const int64_t available = at::in_parallel_region() || work_per_team < kMinWorkPerTeamForThreads
+                                ? 1
+                                : std::max<int64_t>(1, at::get_num_threads());
   const int64_t team_size =
       std::max<int64_t>(1, std::min(max_team_size, available / std::max<int64_t>(1, teams)));
   const int64_t concurrent_teams = std::min(teams, std::max<int64_t>(1, available / team_size));

@@ -390,10 +390,7 @@ std::tuple<at::Tensor, at::Tensor> data_op(const at::Tensor& data, const at::Ten
 at::Tensor cell_op(const at::Tensor& input, const at::Tensor& hx, at::TensorList params,
                    bool has_biases, double eps) {
   const char* op = "torch_ext::layer_norm_gru_cell";
-  check_floating_tensor(op, "input", input);
-  check_dim(op, "input", input, 2, "[batch, input_size]");
-  check_floating_tensor(op, "hx", hx);
-  check_dim(op, "hx", hx, 2, "[batch, hidden_size]");
+  check_cell_states(op, input, {hx}, params);
   auto [output, hy] = call_layer_norm_gru_layer(input.unsqueeze(0), std::nullopt,
                                                 hx.unsqueeze(0), params, has_biases, false, eps);
   return hy.squeeze(0);

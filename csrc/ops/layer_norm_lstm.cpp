@@ -401,9 +401,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layers(
   check_states(op, states);
   RnnParamLayout layout = layer_layout(has_biases, bidirectional);
   layout.num_layers = num_layers;
+  // No projection: h and c both have the hidden size, which weight_hh_l0 states.
+  const c10::SymInt hidden_size = params.size() >= 2 && params[1].dim() == 2
+                                      ? params[1].sym_size(1)
+                                      : hx[1].sym_size(2);
   const std::vector<at::Tensor> results = run_layers(
-      op, x, batch_sizes.has_value(), states, params, layout, dropout, train, hx[1].sym_size(2),
-      hx[1].sym_size(2),
+      op, x, batch_sizes.has_value(), states, params, layout, dropout, train, hidden_size,
+      hidden_size,
       [&](const at::Tensor& input, const std::vector<at::Tensor>& layer_states,
           at::TensorList layer_params) {
         auto [output, hy, cy] = call_layer_norm_lstm_layer(
@@ -441,13 +445,7 @@ std::tuple<at::Tensor, at::Tensor> cell_op(const at::Tensor& input, at::TensorLi
                                            at::TensorList params, bool has_biases, double eps) {
   const char* op = "torch_ext::layer_norm_lstm_cell";
   TORCH_CHECK(hx.size() == 2, op, ": expects two hidden states (h, c), got ", hx.size());
-  check_floating_tensor(op, "input", input);
-  check_dim(op, "input", input, 2, "[batch, input_size]");
-  for (int64_t i = 0; i < 2; ++i) {
-    const std::string name = "hx[" + std::to_string(i) + "]";
-    check_floating_tensor(op, name.c_str(), hx[i]);
-    check_dim(op, name.c_str(), hx[i], 2, "[batch, hidden_size]");
-  }
+  check_cell_states(op, input, hx, params);
   auto [output, hy, cy] =
       call_layer_norm_lstm_layer(input.unsqueeze(0), std::nullopt, hx[0].unsqueeze(0),
                                  hx[1].unsqueeze(0), params, has_biases, false, eps);

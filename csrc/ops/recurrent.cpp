@@ -169,6 +169,22 @@ void check_cell_state(const char* op, const at::Tensor& input, const at::Tensor&
   check_dim(op, name.c_str(), state, 2, "[batch, hidden_size]");
 }
 
+void check_cell_states(const char* op, const at::Tensor& input, at::TensorList states,
+                       at::TensorList params) {
+  check_floating_tensor(op, "input", input);
+  check_dim(op, "input", input, 2, "[batch, input_size]");
+  TORCH_CHECK(params.size() >= 2, op, ": expected params to start with weight_ih, weight_hh, got ",
+              params.size(), " tensors");
+  check_floating_tensor(op, "weight_hh", params[1]);
+  check_dim(op, "weight_hh", params[1], 2, "[gates * hidden_size, hidden_size]");
+  for (size_t i = 0; i < states.size(); ++i) {
+    const std::string name = states.size() == 1 ? "hx" : "hx[" + std::to_string(i) + "]";
+    check_floating_tensor(op, name.c_str(), states[i]);
+    check_dim(op, name.c_str(), states[i], 2, "[batch, hidden_size]");
+    check_sizes(op, name.c_str(), states[i], {input.sym_size(0), params[1].sym_size(1)});
+  }
+}
+
 std::vector<at::Tensor> cell_params(const at::Tensor& w_ih, const at::Tensor& w_hh,
                                     const std::optional<at::Tensor>& b_ih,
                                     const std::optional<at::Tensor>& b_hh, bool& has_biases) {

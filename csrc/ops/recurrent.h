@@ -72,6 +72,11 @@ void check_cell_input(const char* op, const at::Tensor& input, const at::Tensor&
 void check_cell_state(const char* op, const at::Tensor& input, const at::Tensor& state,
                       const at::Tensor& w_hh, int64_t index);
 
+// The states of a cell op whose weights come as a params list: each [batch, hidden_size], the
+// batch of the input and the hidden size of w_hh = params[1] (checked to exist first).
+void check_cell_states(const char* op, const at::Tensor& input, at::TensorList states,
+                       at::TensorList params);
+
 // [w_ih, w_hh] plus both biases when either is given (zeros for the missing one), for a cell op
 // that runs as a one-step layer; sets has_biases.
 std::vector<at::Tensor> cell_params(const at::Tensor& w_ih, const at::Tensor& w_hh,

@@ -446,11 +446,6 @@ class LayerNormOpChecks:
             self.family.cell(call["x"], call["states"], call["params"])
         assert message in str(error.value)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="op bug (reported): the cell ops delegate their size checks to the layer op, whose "
-        "message names torch_ext::layer_norm_*_layer and the states unsqueezed to [1, batch, hidden]",
-    )
     def test_cell_bad_state_size_names_the_cell_op_and_the_given_shape(self):
         x, states, params = self.cell_inputs(True, torch.float32, batch=3, I=4, H=5)
         with pytest.raises(RuntimeError) as error:

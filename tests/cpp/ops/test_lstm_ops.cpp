@@ -305,8 +305,8 @@ TEST_F(OpsLstmChecks, InputSize) {
 }
 
 TEST_F(OpsLstmChecks, InputDtype) {
-  EXPECT_ERROR_WITH(lstm(input_.to(at::kInt)), "input", "float32 or float64", "Int");
-  EXPECT_ERROR_WITH(lstm(input_.to(at::kHalf)), "input", "float32 or float64");
+  EXPECT_ERROR_WITH(lstm(input_.to(at::kInt)), "input", "float32, float64 or bfloat16", "Int");
+  EXPECT_ERROR_WITH(lstm(input_.to(at::kHalf)), "input", "float32, float64 or bfloat16");
 }
 
 TEST_F(OpsLstmChecks, DtypeMismatch) {
@@ -412,7 +412,7 @@ TEST(OpsLstmCellChecks, Arguments) {
                     "weight_ih", "dtype");
   EXPECT_ERROR_WITH(torch_ext::lstm_cell(x, {h, h}, w_ih, at::randn({15, 5}), b, b), "weight_hh");
   EXPECT_ERROR_WITH(torch_ext::lstm_cell(x.to(at::kLong), {h, h}, w_ih, w_hh, b, b), "input",
-                    "float32 or float64");
+                    "float32, float64 or bfloat16");
 }
 
 // --- op-level behaviour -------------------------------------------------------------------------

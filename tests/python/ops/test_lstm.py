@@ -343,7 +343,7 @@ def _with(**changes):
 
 BAD_INPUTS = {
     "input 2-D": (_with(input=torch.randn(5, 3)), "expected input to be 3-D"),
-    "input int": (_with(input=torch.ones(5, 2, 3, dtype=torch.int64)), "expected input to be float32 or float64"),
+    "input int": (_with(input=torch.ones(5, 2, 3, dtype=torch.int64)), "expected input to be float32, float64 or bfloat16"),
     "input size": (_with(input=torch.randn(5, 2, 7)), "input.size(-1) must be equal to input_size. Expected 3, got 7"),
     "seq len 0": (_with(input=torch.randn(0, 2, 3)), "sequence length to be larger than 0"),
     "one hidden state": (_with(hx=lambda c: c["hx"][:1]), "lstm expects two hidden states"),

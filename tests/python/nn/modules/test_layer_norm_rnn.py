@@ -598,15 +598,8 @@ def test_cell_rank_errors_like_nn(kind: Kind, case: str) -> None:
     assert (type(actual), str(actual)) == (type(expected), _nn_message(expected, kind))
 
 
-CELL_STATE_SIZE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="op bug (reported): for a state of the wrong hidden size the cell ops raise from "
-    "_layer_norm_*_layer_forward, blaming weight_ih_l0 with a size derived from the state",
-)
-
-
 @each_cell
-@pytest.mark.parametrize("case", ["input size", pytest.param("state size", marks=CELL_STATE_SIZE_BUG), "state batch"])
+@pytest.mark.parametrize("case", ["input size", "state size", "state batch"])
 def test_cell_size_errors_name_the_sizes(kind: Kind, case: str) -> None:
     """torch.nn's cells leave these to ATen's cell ops, ours to the layer-norm cell ops: a
     RuntimeError that gives the given size (and names the state, not a weight)."""
