@@ -300,15 +300,14 @@ void backward_products(const GruBackwardArgs<scalar_t>& args) {
   const int64_t G = args.sizes.gate_size();
   const scalar_t* w_ih = args.weights.w_ih;
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
-  const scalar_t input_beta = args.accumulate_grad_input ? scalar_t(1) : scalar_t(0);
 
   if (args.sizes.reset_after) {
     // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
     if (args.grad_input != nullptr) {
-      gemm(Transpose::No, Transpose::No, N, I, 2 * H, scalar_t(1), args.grad_gates, G, w_ih, I,
-           input_beta, args.grad_input, args.grad_input_stride);
-      gemm(Transpose::No, Transpose::No, N, I, H, scalar_t(1), args.grad_input_n, H,
-           w_ih + 2 * H * I, I, scalar_t(1), args.grad_input, args.grad_input_stride);
+      sequence_gemm(N, I, 2 * H, args.grad_gates, G, w_ih, I, 1, args.grad_input,
+                    args.grad_input_stride, args.accumulate_grad_input);
+      sequence_gemm(N, I, H, args.grad_input_n, H, w_ih + 2 * H * I, I, 1, args.grad_input,
+                    args.grad_input_stride, /*accumulate=*/true);
     }
     gemm(Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G, args.input,
          args.input_stride, scalar_t(0), args.grad_w_ih, I);
@@ -325,8 +324,8 @@ void backward_products(const GruBackwardArgs<scalar_t>& args) {
   }
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
   if (args.grad_input != nullptr) {
-    gemm(Transpose::No, Transpose::No, N, I, G, scalar_t(1), args.grad_gates, G, w_ih, I,
-         input_beta, args.grad_input, args.grad_input_stride);
+    sequence_gemm(N, I, G, args.grad_gates, G, w_ih, I, 1, args.grad_input, args.grad_input_stride,
+                  args.accumulate_grad_input);
   }
   gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G, args.input,
        args.input_stride, scalar_t(0), args.grad_w_ih, I);
@@ -352,9 +351,9 @@ template <typename scalar_t>
 void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count) {
   for (int64_t d = 0; d < count; ++d) {
     const GruForwardArgs<scalar_t>& args = directions[d];
-    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.gate_size(),
-         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
-         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
+    sequence_gemm(args.sequence.rows, args.sizes.gate_size(), args.sizes.input_size, args.input,
+                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
+                  args.sizes.gate_size(), /*accumulate=*/false);
   }
   const bool save = directions[0].training;
   const TeamPlan plan = plan_for(directions[0]);

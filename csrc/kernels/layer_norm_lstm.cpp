@@ -339,9 +339,8 @@ void backward_products(const LayerNormLstmBackwardArgs<scalar_t>& args) {
                             args.weights.ln_ih_weight, args.grad_ln_ih_weight,
                             args.grad_ln_ih_bias);
   if (args.grad_input != nullptr) {
-    gemm(Transpose::No, Transpose::No, N, I, G, scalar_t(1), args.grad_pre, G, args.weights.w_ih,
-         I, args.accumulate_grad_input ? scalar_t(1) : scalar_t(0), args.grad_input,
-         args.grad_input_stride);
+    sequence_gemm(N, I, G, args.grad_pre, G, args.weights.w_ih, I, 1, args.grad_input,
+                  args.grad_input_stride, args.accumulate_grad_input);
   }
   gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_pre, G, args.input,
        args.input_stride, scalar_t(0), args.grad_w_ih, I);
@@ -363,9 +362,9 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
   for (int64_t d = 0; d < count; ++d) {
     const LayerNormLstmForwardArgs<scalar_t>& args = directions[d];
     const int64_t G = kGates * args.hidden_size;
-    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, G, args.input_size, scalar_t(1),
-         args.input, args.input_stride, args.weights.w_ih, args.input_size, scalar_t(0),
-         args.input_gates, G);
+    sequence_gemm(args.sequence.rows, G, args.input_size, args.input, args.input_stride,
+                  args.weights.w_ih, 1, args.input_size, args.input_gates, G,
+                  /*accumulate=*/false);
     normalize_rows(args.input_gates, args.sequence.rows, G, args.eps, args.rstd,
                    kLayerNormLstmStats);
   }

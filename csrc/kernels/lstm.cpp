@@ -237,10 +237,9 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args) {
   const LstmSizes& sizes = args.sizes;
   const int64_t G = sizes.gate_size();
   if (args.grad_input != nullptr) {
-    gemm(Transpose::No, Transpose::No, seq.rows, sizes.input_size, G, scalar_t(1),
-         args.grad_gates, G, args.weights.w_ih, sizes.input_size,
-         args.accumulate_grad_input ? scalar_t(1) : scalar_t(0), args.grad_input,
-         args.grad_input_stride);
+    sequence_gemm(seq.rows, sizes.input_size, G, args.grad_gates, G, args.weights.w_ih,
+                  sizes.input_size, 1, args.grad_input, args.grad_input_stride,
+                  args.accumulate_grad_input);
   }
   gemm(Transpose::Yes, Transpose::No, G, sizes.input_size, seq.rows, scalar_t(1),
        args.grad_gates, G, args.input, args.input_stride, scalar_t(0), args.grad_w_ih,
@@ -272,9 +271,9 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
   for (int64_t d = 0; d < count; ++d) {
     const LstmForwardArgs<scalar_t>& args = directions[d];
     // The input projection of every step at once.
-    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.gate_size(),
-         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
-         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.gate_size());
+    sequence_gemm(args.sequence.rows, args.sizes.gate_size(), args.sizes.input_size, args.input,
+                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
+                  args.sizes.gate_size(), /*accumulate=*/false);
   }
   const bool save = directions[0].cells != nullptr;
   const TeamPlan plan = plan_for(directions[0]);

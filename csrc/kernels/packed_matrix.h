@@ -13,6 +13,7 @@
 
 #include "kernels/gemm.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
 
 #include <algorithm>
@@ -119,6 +120,35 @@ class PackedMatrix {
   int64_t stride_n_;
   std::vector<scalar_t> storage_;
 };
+
+// C[m, n] (+)= A[m, k] · B for a whole-sequence product (the input projection, dX), with B(k, n) =
+// source[k·stride_k + n·stride_n]. float: B is packed into panels by all threads, then threads
+// take blocks of rows, each block multiplied by every panel while it stays in cache. Small
+// products and double go to BLAS.
+template <typename scalar_t>
+void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t lda,
+                   const scalar_t* source, int64_t stride_k, int64_t stride_n, scalar_t* c,
+                   int64_t ldc, bool accumulate) {
+  constexpr int64_t kRowBlock = 128;
+  constexpr int64_t kMinPackedFlops = int64_t(1) << 24;
+  const bool row_major = stride_n == 1;
+  if (!PackedMatrix<scalar_t>::kPacked || 2 * m * n * k < kMinPackedFlops || k == 0) {
+    gemm(Transpose::No, row_major ? Transpose::No : Transpose::Yes, m, n, k, scalar_t(1), a, lda,
+         source, row_major ? stride_k : stride_n, accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
+    return;
+  }
+  PackedMatrix<scalar_t> b(source, k, 1, n, stride_k, stride_n);
+  at::parallel_for(0, panel_count(n), 1, [&](int64_t first, int64_t last) {
+    b.pack(0, first * kPanelWidth, std::min(last * kPanelWidth, n));
+  });
+  at::parallel_for(0, (m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t first, int64_t last) {
+    for (int64_t block = first; block < last; ++block) {
+      const int64_t row = block * kRowBlock;
+      b.multiply(std::min(kRowBlock, m - row), a + row * lda, lda, 0, 0, n, c + row * ldc, ldc,
+                 accumulate);
+    }
+  });
+}
 
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

@@ -124,9 +124,8 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args) {
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
   if (args.grad_input != nullptr) {
-    gemm(Transpose::No, Transpose::No, N, I, H, scalar_t(1), args.grad_gates, H,
-         args.weights.w_ih, I, args.accumulate_grad_input ? scalar_t(1) : scalar_t(0),
-         args.grad_input, args.grad_input_stride);
+    sequence_gemm(N, I, H, args.grad_gates, H, args.weights.w_ih, I, 1, args.grad_input,
+                  args.grad_input_stride, args.accumulate_grad_input);
   }
   gemm(Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H, args.input,
        args.input_stride, scalar_t(0), args.grad_w_ih, I);
@@ -160,9 +159,9 @@ template <typename scalar_t>
 void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count) {
   for (int64_t d = 0; d < count; ++d) {
     const RnnForwardArgs<scalar_t>& args = directions[d];
-    gemm(Transpose::No, Transpose::Yes, args.sequence.rows, args.sizes.hidden_size,
-         args.sizes.input_size, scalar_t(1), args.input, args.input_stride, args.weights.w_ih,
-         args.sizes.input_size, scalar_t(0), args.gates, args.sizes.hidden_size);
+    sequence_gemm(args.sequence.rows, args.sizes.hidden_size, args.sizes.input_size, args.input,
+                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
+                  args.sizes.hidden_size, /*accumulate=*/false);
   }
   const TeamPlan plan = plan_for(directions[0]);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {

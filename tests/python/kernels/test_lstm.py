@@ -69,6 +69,25 @@ def test_multithreaded_recurrence_matches_aten(case, dtype, threads):
         torch.set_num_threads(previous)
 
 
+# Whole-sequence products above 16 MFLOP run on packed panels (packed_matrix.h, sequence_gemm):
+# the input projection and dX, with row blocks and panel widths that do not divide evenly.
+LARGE_CASES = [
+    (45, 30, 70, 72, 0, False, False),
+    (40, 29, 66, 70, 0, True, True),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("case", LARGE_CASES, ids=[str(c) for c in LARGE_CASES])
+def test_whole_sequence_products_on_packed_panels(case, threads):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _run_case(*case, dtype=torch.float32)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     torch.manual_seed(1)
     params = lstm_flat_params(32, 128, 1, True, True, dtype=torch.float32)
