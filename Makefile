@@ -41,7 +41,7 @@ test-python: build
 test: test-cpp test-python
 
 demo: build
-	$(PYTHON) examples/train_lstm.py
+	$(PYTHON) examples/demo.py
 
 bench: build
 	$(PYTHON) benchmarks/run.py

@@ -44,12 +44,23 @@ def plot_accuracy(accuracies: Mapping[str, Mapping[int, float]], path: Path,
 
 def plot_gradient_norms(norms: Mapping[str, Tensor], path: Path, cell_norms: Mapping[str, Tensor] | None = None,
                         title: str = "How much gradient reaches each earlier word") -> Path:
-    """``||dL/dh_t||`` against the distance from the loss, log scale, one line per model.
-
-    Norms that underflow to zero in float32 are left off the log axis (the line stops there).
-    ``cell_norms`` (the LSTM's ``||dL/dc_t||``) are drawn dashed.
-    """
+    """``||dL/dh_t||`` against the distance from the loss, log scale, one line per model."""
     figure, axes = plt.subplots(figsize=(7, 4.5))
+    draw_gradient_norms(axes, norms, cell_norms, title)
+    return _save(figure, path)
+
+
+def plot_gradient_panels(panels: Mapping[str, tuple[Mapping[str, Tensor], Mapping[str, Tensor]]], path: Path) -> Path:
+    """Side by side, one panel per ``title -> (norms, cell_norms)``, sharing the log axis."""
+    figure, all_axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), sharey=True)
+    for axes, (title, (norms, cell_norms)) in zip(all_axes, panels.items()):
+        draw_gradient_norms(axes, norms, cell_norms, title)
+    return _save(figure, path)
+
+
+def draw_gradient_norms(axes, norms: Mapping[str, Tensor], cell_norms: Mapping[str, Tensor] | None, title: str) -> None:
+    """Norms that underflow to zero in float32 are left off the log axis (the line stops there);
+    ``cell_norms`` (the LSTM's ``||dL/dc_t||``) are drawn dashed."""
     for kind, values in norms.items():
         _plot_positive(axes, values, "-", COLORS.get(kind), f"{DISPLAY_NAMES.get(kind, kind)}: ‖∂L/∂h_t‖")
     for kind, values in (cell_norms or {}).items():
@@ -58,7 +69,6 @@ def plot_gradient_norms(norms: Mapping[str, Tensor], path: Path, cell_norms: Map
     axes.set(xlabel="distance from the loss at the pronoun (words)", ylabel="gradient norm (mean over sentences)", title=title)
     axes.legend(loc="lower left")
     axes.grid(alpha=0.3, which="both")
-    return _save(figure, path)
 
 
 def plot_losses(losses: Mapping[str, list[float]], path: Path, window: int = 25) -> Path:
