@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-import torch
 
 EXAMPLES = Path(__file__).resolve().parent
 if str(EXAMPLES) not in sys.path:  # `streamlit run` from anywhere, and AppTest, import the package beside us
@@ -52,7 +51,6 @@ st.markdown(
 )
 
 # --- Training ---------------------------------------------------------------------------------
-torch.set_num_threads(1)  # small models: one thread is the fastest and leaves the machine free
 with st.sidebar:
     st.header("Train")
     defaults = TrainingConfig()
@@ -137,8 +135,9 @@ if "rnn" in probabilities:
     elif switch is None:
         st.warning("The vanilla RNN never settles on the right pronoun in this sentence.")
     else:
+        distance = switch - subject
         st.warning(f"The vanilla RNN changes its mind at word {switch} (“{words[switch]}”), "
-                   f"{switch - subject} words after the subject.")
+                   f"{distance} word{'s' if distance > 1 else ''} after the subject.")
 bar_columns = {DISPLAY_NAMES[kind]: st.column_config.ProgressColumn(DISPLAY_NAMES[kind], min_value=0.0, max_value=1.0,
                                                                    format="percent")
                for kind in probabilities}

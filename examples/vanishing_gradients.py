@@ -45,7 +45,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
 
-    torch.set_num_threads(1)
     config = TrainingConfig(steps=args.steps)
     measured = measure(config, args.filler, args.out / "weights")
     titles = {"initialised": "as initialised", "trained": f"after {config.steps} training steps"}

@@ -11,7 +11,6 @@ does not.
 import struct
 
 import pytest
-import torch
 from example_scripts import load_example
 from pronoun_task.training import TrainingConfig
 
@@ -28,7 +27,6 @@ def demo():
 
 
 def test_demo_numbers_on_the_fixed_seed(demo, tmp_path) -> None:
-    torch.set_num_threads(1)
     result = demo.run_demo(TrainingConfig(), tmp_path, progress=False)
     accuracy = result.accuracies
     for kind in ("lstm", "gru"):

@@ -3,7 +3,6 @@
 import struct
 
 import pytest
-import torch
 from example_scripts import load_example
 
 import torch_ext
@@ -30,7 +29,6 @@ def test_every_module_is_offered(train_script) -> None:
 
 @pytest.mark.parametrize("module", [*GATED, "rnn"])
 def test_modules_learn_the_short_adding_problem(train_script, module: str) -> None:
-    torch.set_num_threads(1)
     test_loss, baseline = train_script.train(module, steps=300, length=10, hidden=16, progress=False)
     bound = 0.1 if module in GATED else 0.9  # the vanilla RNN learns it more slowly
     assert test_loss < bound * baseline, (test_loss, baseline)
