@@ -183,12 +183,15 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
     w_hh.pack(gate, units.begin, units.end);
   }
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride, w.w_ih,
+                                       args.sizes.input_size, kGates, H, units, args.gates,
+                                       args.gates_rows);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
-    scalar_t* input_gates = args.gates + row0 * G;
+    scalar_t* input_gates = projection.rows(position, t);
     scalar_t* output = args.output + row0 * args.output_stride;
     const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
 
@@ -349,12 +352,6 @@ TeamPlan plan_for(const Args& args) {
 
 template <typename scalar_t>
 void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count) {
-  for (int64_t d = 0; d < count; ++d) {
-    const GruForwardArgs<scalar_t>& args = directions[d];
-    sequence_gemm(args.sequence.rows, args.sizes.gate_size(), args.sizes.input_size, args.input,
-                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
-                  args.sizes.gate_size(), /*accumulate=*/false);
-  }
   const bool save = directions[0].training;
   const TeamPlan plan = plan_for(directions[0]);
   run_teams(count, plan.team_size, plan.work, [&](const Team& team) {

@@ -63,8 +63,10 @@ struct GruForwardArgs {
   const scalar_t* h0 = nullptr;  // [B, H]
   scalar_t* h_state = nullptr;   // [B, H]: h_n on return
 
-  // [N, 3H]: scratch for gi; in training it returns the activated r, z, n of every row.
+  // [gates_rows, 3H]: gi of a chunk of steps. Training gives it all N rows, and it returns the
+  // activated r, z, n of every row.
   scalar_t* gates = nullptr;
+  int64_t gates_rows = 0;
   // [N, H], training in the reset-after form only (else nullptr): gh_n = h·W_hnᵀ + b_hn per row.
   scalar_t* hidden_n = nullptr;
   bool training = false;

@@ -109,6 +109,9 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
+  InputProjection<scalar_t> input_gates(seq, args.reverse, args.input, args.input_stride,
+                                        args.weights.w_ih, sizes.input_size, kGates, H, units,
+                                        args.gates, args.gates_rows);
   if (P > 0) {
     w_hr.pack(0, projected.begin, projected.end);
   }
@@ -117,7 +120,7 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
-    scalar_t* gates = args.gates + row0 * G;
+    scalar_t* gates = input_gates.rows(position, t);
     scalar_t* output = args.output + row0 * args.output_stride;
 
     if (!units.empty()) {
@@ -268,13 +271,6 @@ TeamPlan plan_for(const Args& args) {
 
 template <typename scalar_t>
 void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count) {
-  for (int64_t d = 0; d < count; ++d) {
-    const LstmForwardArgs<scalar_t>& args = directions[d];
-    // The input projection of every step at once.
-    sequence_gemm(args.sequence.rows, args.sizes.gate_size(), args.sizes.input_size, args.input,
-                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
-                  args.sizes.gate_size(), /*accumulate=*/false);
-  }
   const bool save = directions[0].cells != nullptr;
   const TeamPlan plan = plan_for(directions[0]);
   run_teams(count, plan.team_size, plan.work, [&](const Team& team) {

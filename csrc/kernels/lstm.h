@@ -65,9 +65,10 @@ struct LstmForwardArgs {
   scalar_t* h_state = nullptr;   // [B, R]: h_n on return (each row's state after its last step)
   scalar_t* c_state = nullptr;   // [B, H]: holds c_0 on entry, c_n on return
 
-  // [N, 4H]. Scratch for the gate pre-activations; in training it returns the activated gates
-  // i, f, g, o of every row, which backward reads.
+  // [gates_rows, 4H]: the gate pre-activations of a chunk of steps. Training gives it all N rows,
+  // and it returns the activated gates i, f, g, o of every row, which backward reads.
   scalar_t* gates = nullptr;
+  int64_t gates_rows = 0;
   scalar_t* cells = nullptr;        // [N, H], training only (else nullptr): c_t of every row
   scalar_t* projection_in = nullptr;  // [B, H] scratch for r_t, only with a projection
 };

@@ -123,5 +123,70 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
        grad_stride, gather, R, beta, grad_w_hh, R);
 }
 
+// The input projection x·W_ihᵀ of a thread's own units, computed by that thread chunk by chunk as
+// its time loop reaches the chunk: no other thread reads those columns, so no barrier is needed,
+// and the rows are still in cache when the steps read them. The buffer holds `capacity` rows of
+// G = gates·H columns; with room for the whole sequence (training, which saves it) one chunk
+// covers every step and row r of the sequence is row r of the buffer.
+template <typename scalar_t>
+class InputProjection {
+ public:
+  InputProjection(const SequenceLayout& seq, bool reverse, const scalar_t* input,
+                  int64_t input_stride, const scalar_t* w_ih, int64_t input_size, int64_t gates,
+                  int64_t hidden_size, Share units, scalar_t* buffer, int64_t capacity)
+      : seq_(seq),
+        reverse_(reverse),
+        input_(input),
+        input_stride_(input_stride),
+        weight_(w_ih, input_size, gates, hidden_size, /*stride_k=*/1, /*stride_n=*/input_size),
+        gates_(gates),
+        hidden_size_(hidden_size),
+        units_(units),
+        buffer_(buffer),
+        steps_per_chunk_(capacity >= seq.rows
+                             ? seq.steps
+                             : std::max<int64_t>(1, capacity / std::max<int64_t>(1, seq.batch))) {
+    for (int64_t gate = 0; gate < gates; ++gate) {
+      weight_.pack(gate, units.begin, units.end);
+    }
+  }
+
+  // The gate rows of step t (visited at `position` of the loop), computed first if needed.
+  scalar_t* rows(int64_t position, int64_t t) {
+    if (position >= chunk_end_) {
+      compute_chunk(position);
+    }
+    return buffer_ + (seq_.offset(t) - chunk_first_row_) * gates_ * hidden_size_;
+  }
+
+ private:
+  void compute_chunk(int64_t position) {
+    chunk_end_ = std::min(seq_.steps, position + steps_per_chunk_);
+    const int64_t first = seq_.step_at(reverse_ ? chunk_end_ - 1 : position, reverse_);
+    const int64_t last = seq_.step_at(reverse_ ? position : chunk_end_ - 1, reverse_);
+    chunk_first_row_ = seq_.offset(first);
+    const int64_t rows = seq_.offset(last) + seq_.batch_size(last) - chunk_first_row_;
+    const int64_t G = gates_ * hidden_size_;
+    for (int64_t gate = 0; gate < gates_; ++gate) {
+      weight_.multiply(rows, input_ + chunk_first_row_ * input_stride_, input_stride_, gate,
+                       units_.begin, units_.end, buffer_ + gate * hidden_size_ + units_.begin, G,
+                       /*accumulate=*/false);
+    }
+  }
+
+  const SequenceLayout& seq_;
+  bool reverse_;
+  const scalar_t* input_;
+  int64_t input_stride_;
+  PackedMatrix<scalar_t> weight_;
+  int64_t gates_;
+  int64_t hidden_size_;
+  Share units_;
+  scalar_t* buffer_;
+  int64_t steps_per_chunk_;
+  int64_t chunk_end_ = 0;
+  int64_t chunk_first_row_ = 0;
+};
+
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

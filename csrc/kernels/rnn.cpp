@@ -73,11 +73,14 @@ void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
   const Share units = unit_share(team, H);
   w_hh.pack(0, units.begin, units.end);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride,
+                                       args.weights.w_ih, args.sizes.input_size, 1, H, units,
+                                       args.gates, args.gates_rows);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t row0 = seq.offset(t);
-    scalar_t* gates = args.gates + row0 * H;
+    scalar_t* gates = projection.rows(position, t);
     scalar_t* output = args.output + row0 * args.output_stride;
     multiply_previous_state(w_hh, seq, t, args.reverse, states, 0, units.begin, units.end,
                             gates + units.begin, H, /*accumulate=*/true);
@@ -157,12 +160,6 @@ void with_nonlinearity(RnnNonlinearity nonlinearity, const Fn& fn) {
 
 template <typename scalar_t>
 void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count) {
-  for (int64_t d = 0; d < count; ++d) {
-    const RnnForwardArgs<scalar_t>& args = directions[d];
-    sequence_gemm(args.sequence.rows, args.sizes.hidden_size, args.sizes.input_size, args.input,
-                  args.input_stride, args.weights.w_ih, 1, args.sizes.input_size, args.gates,
-                  args.sizes.hidden_size, /*accumulate=*/false);
-  }
   const TeamPlan plan = plan_for(directions[0]);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
     run_teams(count, plan.team_size, plan.work, [&](const Team& team) {

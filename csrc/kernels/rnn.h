@@ -41,7 +41,8 @@ struct RnnForwardArgs {
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;  // [B, H]
   scalar_t* h_state = nullptr;   // [B, H]: h_n on return
-  scalar_t* gates = nullptr;     // [N, H] scratch: the pre-activations
+  scalar_t* gates = nullptr;     // [gates_rows, H] scratch: pre-activations of a chunk of steps
+  int64_t gates_rows = 0;
 };
 
 template <typename scalar_t>

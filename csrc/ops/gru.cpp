@@ -79,7 +79,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   const auto options = input.options();
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
-  at::Tensor gates = at::empty({D, N, G}, options);
+  const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
+  at::Tensor gates = at::empty({D, gates_rows, G}, options);
   at::Tensor hidden_n =
       training && reset_after ? at::empty({D, N, H}, options) : at::empty({0}, options);
   at::Tensor step_gates = at::empty({D, B, G}, options);
@@ -102,7 +103,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * N * G;
+      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * G;
+      args.gates_rows = gates_rows;
       args.hidden_n = training && reset_after
                           ? hidden_n.mutable_data_ptr<scalar_t>() + direction * N * H
                           : nullptr;

@@ -84,8 +84,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
-  // The directions run at once: each has its own workspaces.
-  at::Tensor gates = at::empty({D, N, G}, options);
+  // The directions run at once: each has its own workspaces. Training saves every row's gates;
+  // inference needs a chunk of steps at a time.
+  const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
+  at::Tensor gates = at::empty({D, gates_rows, G}, options);
   at::Tensor cells = training ? at::empty({D, N, H}, options) : at::empty({0}, options);
   at::Tensor projection_in =
       shape.layout.projected ? at::empty({D, B, H}, options) : at::empty({0}, options);
@@ -108,7 +110,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * R;
       args.c_state = cy.mutable_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * N * G;
+      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * G;
+      args.gates_rows = gates_rows;
       args.cells = training ? cells.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
       args.projection_in = shape.layout.projected
                                ? projection_in.mutable_data_ptr<scalar_t>() + direction * B * H

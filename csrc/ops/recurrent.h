@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/SymInt.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -41,6 +42,13 @@ SequenceRows sequence_rows(const char* op, const at::Tensor& input,
 
 // A layer's output shape: [T, B, D·R] for a padded input, [N, D·R] for packed data.
 std::vector<c10::SymInt> layer_output_sizes(const at::Tensor& input, const LayerShape& shape);
+
+// Rows of gate scratch an inference call gives a direction: a chunk of steps of at least `batch`
+// rows (the whole sequence when it is short).
+inline int64_t inference_gate_rows(int64_t rows, int64_t batch) {
+  constexpr int64_t kChunkRows = 512;
+  return std::min(rows, std::max(batch, kChunkRows));
+}
 
 // A contiguous copy of the gradient, or zeros like `like` when no gradient came.
 at::Tensor contiguous_or_zeros(const std::optional<at::Tensor>& grad, const at::Tensor& like);

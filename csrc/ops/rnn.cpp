@@ -86,7 +86,9 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
   const auto options = input.options();
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
-  at::Tensor gates = at::empty({D, N, H}, options);
+  // The backward reads only the output: training needs no more scratch than inference.
+  const int64_t gates_rows = inference_gate_rows(N, B);
+  at::Tensor gates = at::empty({D, gates_rows, H}, options);
 
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::rnn_layer", [&] {
     std::vector<RnnDirectionTensors> weights;
@@ -105,7 +107,8 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * N * H;
+      args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * H;
+      args.gates_rows = gates_rows;
     }
     kernels::rnn_layer_forward(directions.data(), D);
   });
