@@ -43,8 +43,10 @@ def main() -> None:
     parser.add_argument("--filler", type=int, default=100, help="filler words between the subject and the pronoun")
     parser.add_argument("--steps", type=int, default=TrainingConfig().steps, help="training steps (the demo's by default)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (see demo.py)")
     args = parser.parse_args()
 
+    torch.set_num_threads(args.threads)
     config = TrainingConfig(steps=args.steps)
     measured = measure(config, args.filler, args.out / "weights")
     titles = {"initialised": "as initialised", "trained": f"after {config.steps} training steps"}
