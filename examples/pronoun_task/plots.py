@@ -28,7 +28,7 @@ STYLES = {
 def plot_accuracy(accuracies: Mapping[str, Mapping[int, float]], path: Path,
                   trained_range: tuple[int, int] | None = None) -> Path:
     """Accuracy at the pronoun slot against the number of filler words, one line per model."""
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, axes = plt.subplots(figsize=(7, 5))
     if trained_range is not None:
         axes.axvspan(*trained_range, color="0.93", label=f"trained on {trained_range[0]}–{trained_range[1]} filler words")
     for kind, by_length in accuracies.items():
@@ -37,7 +37,7 @@ def plot_accuracy(accuracies: Mapping[str, Mapping[int, float]], path: Path,
     axes.axhline(100 / len(PRONOUNS), color="0.4", linestyle=":", label=f"chance (1 in {len(PRONOUNS)})")
     axes.set(xlabel="filler words between the subject and the pronoun", ylabel="pronoun accuracy (%)", ylim=(0, 105),
              title='"My teacher said I was slow, but ___ …": who is ___?')
-    axes.legend(loc="center right", framealpha=0.95)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
     axes.grid(alpha=0.3)
     return _save(figure, path)
 
