@@ -26,17 +26,25 @@ def free_loopback_port() -> int:
 
 
 def run_torchrun(*example_args: str) -> subprocess.CompletedProcess:
-    """torchrun --nproc_per_node=2 on the example, rendezvous and gloo on 127.0.0.1 only."""
-    command = [
-        sys.executable, "-m", "torch.distributed.run",
-        f"--nproc_per_node={WORLD_SIZE}", "--max_restarts=0",
-        "--master_addr=127.0.0.1", f"--master_port={free_loopback_port()}",
-        str(EXAMPLE), *example_args,
-    ]  # fmt: skip
-    environment = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
-    result = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=240)
-    assert result.returncode == 0, f"torchrun failed:\n{result.stdout}\n{result.stderr}"
-    return result
+    """torchrun --nproc_per_node=2 on the example, rendezvous and gloo on 127.0.0.1 only.
+
+    A second attempt, on a fresh port, follows a failed one: the free port can be taken between
+    the probe and the rendezvous, and gloo's connection setup can time out on oversubscribed
+    cores. Two failures fail the test with both outputs."""
+    failures = []
+    for _ in range(2):
+        command = [
+            sys.executable, "-m", "torch.distributed.run",
+            f"--nproc_per_node={WORLD_SIZE}", "--max_restarts=0",
+            "--master_addr=127.0.0.1", f"--master_port={free_loopback_port()}",
+            str(EXAMPLE), *example_args,
+        ]  # fmt: skip
+        environment = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+        result = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=240)
+        if result.returncode == 0:
+            return result
+        failures.append(f"{result.stdout}\n{result.stderr}")
+    raise AssertionError("torchrun failed twice:\n" + "\n---\n".join(failures))
 
 
 def test_ddp_gradients_equal_single_process_gradients_on_the_global_batch(tmp_path: Path) -> None:
