@@ -1,6 +1,8 @@
 // The C++ functions of include/torch_ext/ops.h (csrc/api/functional.cpp): each against its ATen
 // namesake (values and gradients through the functions' autograd), and the layer op's two halves
-// against the layer op.
+// against the layer op; the layer-norm functions against at::layer_norm, and the layer-normalised
+// LSTM's and GRU's sequence, cell and layer functions against each other (their math is checked
+// against ATen references in test_layer_norm_rnn.cpp and the Python tests).
 #include "support/lstm_reference.h"
 
 #include <torch_ext/ops.h>
@@ -10,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -206,6 +209,211 @@ TEST(ApiFunctionalLstmLayer, ForwardAndBackwardHalves) {
 TEST(ApiFunctionalCapability, NamesACompiledVariant) {
   const std::set<std::string> variants{"DEFAULT", "AVX2", "AVX512"};
   EXPECT_EQ(variants.count(torch_ext::_cpu_capability()), 1u) << torch_ext::_cpu_capability();
+}
+
+// --- layer normalisation -------------------------------------------------------------------------
+
+TEST(ApiFunctionalLayerNorm, MatchesAtenWithAndWithoutAffine) {
+  at::manual_seed(5);
+  for (const bool affine : {true, false}) {
+    SCOPED_TRACE("affine=" + std::to_string(affine));
+    const std::vector<Tensor> arguments = leaves({at::randn({4, 2, 3}, at::kDouble),
+                                                  at::randn({2, 3}, at::kDouble) + 1,
+                                                  at::randn({2, 3}, at::kDouble)});
+    const std::optional<Tensor> weight =
+        affine ? std::optional<Tensor>(arguments[1]) : std::nullopt;
+    const std::optional<Tensor> bias = affine ? std::optional<Tensor>(arguments[2]) : std::nullopt;
+    const Tensor ours = torch_ext::layer_norm(arguments[0], {2, 3}, weight, bias, 1e-3);
+    const Tensor aten = at::layer_norm(arguments[0], {2, 3}, weight, bias, 1e-3);
+    EXPECT_TENSORS_CLOSE(ours, aten);
+    const std::vector<Tensor> inputs =
+        affine ? arguments : std::vector<Tensor>{arguments[0]};
+    expect_all_close(gradients({ours}, inputs), gradients({aten}, inputs));
+  }
+  // weight, bias and eps default to none and 1e-5.
+  const Tensor x = at::randn({3, 7});
+  EXPECT_TENSORS_CLOSE(torch_ext::layer_norm(x, {7}), at::layer_norm(x, {7}));
+}
+
+// The halves: the forward returns layer_norm's output with the rows' mean and rstd; the backward
+// returns the gradients autograd computes through layer_norm.
+TEST(ApiFunctionalLayerNorm, ForwardAndBackwardHalves) {
+  at::manual_seed(6);
+  const std::vector<Tensor> arguments = leaves(
+      {at::randn({4, 6}, at::kDouble), at::randn({6}, at::kDouble), at::randn({6}, at::kDouble)});
+  const Tensor output = torch_ext::layer_norm(arguments[0], {6}, arguments[1], arguments[2]);
+  at::Tensor forward_output, mean, rstd;
+  {
+    at::NoGradGuard no_grad;
+    std::tie(forward_output, mean, rstd) =
+        torch_ext::_layer_norm_forward(arguments[0], {6}, arguments[1], arguments[2], 1e-5);
+  }
+  EXPECT_TENSORS_CLOSE(forward_output, output);
+  EXPECT_TENSORS_CLOSE(mean.reshape({4}), arguments[0].detach().mean(1));
+  EXPECT_TENSORS_CLOSE(rstd.reshape({4}),
+                       (arguments[0].detach().var(1, /*unbiased=*/false) + 1e-5).rsqrt());
+  const Tensor grad_output = at::randn_like(output);
+  const std::vector<Tensor> expected = torch::autograd::grad({output}, arguments, {grad_output});
+  auto [grad_input, grad_weight, grad_bias] = torch_ext::_layer_norm_backward(
+      grad_output, arguments[0], {6}, mean, rstd, arguments[1], arguments[2], {true, true, true});
+  expect_all_close({grad_input, grad_weight, grad_bias}, expected);
+}
+
+// --- layer-normalised LSTM and GRU ---------------------------------------------------------------
+
+// One direction's params of a layer-normalised cell with `gates` gates per unit: weight_ih,
+// weight_hh, bias_ih, bias_hh, the four ln_ih/ln_hh gains and biases, and for the LSTM (4 gates)
+// ln_cell_weight, ln_cell_bias.
+std::vector<Tensor> layer_norm_direction_params(int64_t gates, int64_t input_size,
+                                                int64_t hidden_size) {
+  const int64_t rows = gates * hidden_size;
+  std::vector<Tensor> params{at::randn({rows, input_size}, at::kDouble) * 0.4,
+                             at::randn({rows, hidden_size}, at::kDouble) * 0.4,
+                             at::randn({rows}, at::kDouble) * 0.1,
+                             at::randn({rows}, at::kDouble) * 0.1};
+  std::vector<int64_t> norm_sizes{rows, rows};
+  if (gates == 4) {
+    norm_sizes.push_back(hidden_size);
+  }
+  for (const int64_t size : norm_sizes) {
+    params.push_back(1 + at::randn({size}, at::kDouble) * 0.2);  // gain
+    params.push_back(at::randn({size}, at::kDouble) * 0.2);      // shift
+  }
+  return params;
+}
+
+// [input, h0, (c0,) params of both directions...] as leaves, for one bidirectional layer.
+std::vector<Tensor> layer_norm_layer_arguments(int64_t gates, const Tensor& input, int64_t batch) {
+  const int64_t input_size = input.size(-1), hidden_size = 5;
+  std::vector<Tensor> arguments{input, at::randn({2, batch, hidden_size}, at::kDouble)};
+  if (gates == 4) {
+    arguments.push_back(at::randn({2, batch, hidden_size}, at::kDouble));
+  }
+  for (int direction = 0; direction < 2; ++direction) {
+    for (const Tensor& param : layer_norm_direction_params(gates, input_size, hidden_size)) {
+      arguments.push_back(param);
+    }
+  }
+  return leaves(arguments);
+}
+
+// The sequence functions with one layer are the layer function, padded (batch_first too) and
+// packed; values and gradients.
+TEST(ApiFunctionalLayerNormRnn, SequenceFunctionsAreTheLayerFunction) {
+  at::manual_seed(7);
+  const Tensor batch_sizes = at::tensor(std::vector<int64_t>{2, 2, 1}, at::kLong);
+  for (const bool packed : {false, true}) {
+    SCOPED_TRACE(packed ? "packed" : "padded");
+    const Tensor input =
+        packed ? at::randn({5, 3}, at::kDouble) : at::randn({3, 2, 3}, at::kDouble);
+    const std::optional<Tensor> layer_sizes =
+        packed ? std::optional<Tensor>(batch_sizes) : std::nullopt;
+
+    const std::vector<Tensor> lstm = layer_norm_layer_arguments(4, input, 2);
+    const at::TensorList lstm_params = at::TensorList(lstm).slice(3);
+    const auto [output, h_n, c_n] =
+        packed ? torch_ext::layer_norm_lstm(lstm[0], batch_sizes, {lstm[1], lstm[2]}, lstm_params,
+                                            true, 1, 0.0, false, true, 1e-3)
+               : torch_ext::layer_norm_lstm(lstm[0].transpose(0, 1), {lstm[1], lstm[2]},
+                                            lstm_params, true, 1, 0.0, false, true,
+                                            /*batch_first=*/true, 1e-3);
+    const auto [layer_output, layer_h_n, layer_c_n] = torch_ext::layer_norm_lstm_layer(
+        lstm[0], layer_sizes, lstm[1], lstm[2], lstm_params, true, true, 1e-3);
+    const std::vector<Tensor> lstm_results{packed ? output : output.transpose(0, 1), h_n, c_n};
+    const std::vector<Tensor> lstm_layer_results{layer_output, layer_h_n, layer_c_n};
+    expect_all_close(lstm_results, lstm_layer_results);
+    expect_all_close(gradients(lstm_results, lstm), gradients(lstm_layer_results, lstm));
+
+    const std::vector<Tensor> gru = layer_norm_layer_arguments(3, input, 2);
+    const at::TensorList gru_params = at::TensorList(gru).slice(2);
+    const auto [gru_output, gru_h_n] =
+        packed ? torch_ext::layer_norm_gru(gru[0], batch_sizes, gru[1], gru_params, true, 1, 0.0,
+                                           false, true, 1e-3)
+               : torch_ext::layer_norm_gru(gru[0], gru[1], gru_params, true, 1, 0.0, false, true,
+                                           false, 1e-3);
+    const auto [gru_layer_output, gru_layer_h_n] =
+        torch_ext::layer_norm_gru_layer(gru[0], layer_sizes, gru[1], gru_params, true, true, 1e-3);
+    expect_all_close({gru_output, gru_h_n}, {gru_layer_output, gru_layer_h_n});
+    expect_all_close(gradients({gru_output, gru_h_n}, gru),
+                     gradients({gru_layer_output, gru_layer_h_n}, gru));
+  }
+}
+
+// A cell step is the forward direction of the layer function over one step.
+TEST(ApiFunctionalLayerNormRnn, CellsAreOneStepOfTheLayer) {
+  at::manual_seed(8);
+  const Tensor input = at::randn({1, 3, 4}, at::kDouble);
+  const std::vector<Tensor> lstm = layer_norm_layer_arguments(4, input, 3);
+  const at::TensorList lstm_forward = at::TensorList(lstm).slice(3, 10);  // one direction
+  const auto [h, c] = torch_ext::layer_norm_lstm_cell(lstm[0][0], {lstm[1][0], lstm[2][0]},
+                                                      lstm_forward, true, 1e-5);
+  const auto [output, h_n, c_n] = torch_ext::layer_norm_lstm_layer(
+      lstm[0], std::nullopt, lstm[1].narrow(0, 0, 1), lstm[2].narrow(0, 0, 1), lstm_forward,
+      true, false, 1e-5);
+  expect_all_close({h, c}, {h_n[0], c_n[0]});
+  expect_all_close(gradients({h, c}, lstm), gradients({h_n[0], c_n[0]}, lstm));
+
+  const std::vector<Tensor> gru = layer_norm_layer_arguments(3, input, 3);
+  const at::TensorList gru_forward = at::TensorList(gru).slice(2, 8);
+  const Tensor gru_h = torch_ext::layer_norm_gru_cell(gru[0][0], gru[1][0], gru_forward);
+  const auto [gru_output, gru_h_n] = torch_ext::layer_norm_gru_layer(
+      gru[0], std::nullopt, gru[1].narrow(0, 0, 1), gru_forward, true, false, 1e-5);
+  EXPECT_TENSORS_CLOSE(gru_h, gru_h_n[0]);
+  expect_all_close(gradients({gru_h}, gru), gradients({gru_h_n[0]}, gru));
+}
+
+// The layer functions' halves: the forward returns the layer's results plus what the backward
+// needs; the backward returns the gradients autograd computes through the layer function.
+TEST(ApiFunctionalLayerNormRnn, ForwardAndBackwardHalves) {
+  at::manual_seed(9);
+  const Tensor input = at::randn({4, 2, 3}, at::kDouble);
+  const std::vector<Tensor> lstm = layer_norm_layer_arguments(4, input, 2);
+  const at::TensorList lstm_params = at::TensorList(lstm).slice(3);
+  auto [output, h_n, c_n] = torch_ext::layer_norm_lstm_layer(
+      lstm[0], std::nullopt, lstm[1], lstm[2], lstm_params, true, true, 1e-5);
+  at::Tensor forward_output, forward_h_n, forward_c_n, gates, cells, rstd;
+  {
+    at::NoGradGuard no_grad;
+    std::tie(forward_output, forward_h_n, forward_c_n, gates, cells, rstd) =
+        torch_ext::_layer_norm_lstm_layer_forward(lstm[0], std::nullopt, lstm[1], lstm[2],
+                                                  lstm_params, true, true, 1e-5);
+  }
+  expect_all_close({forward_output, forward_h_n, forward_c_n}, {output, h_n, c_n});
+  EXPECT_EQ(gates.sizes(), (std::vector<int64_t>{2, 3, 8, 20}));
+  EXPECT_EQ(cells.sizes(), (std::vector<int64_t>{2, 2, 8, 5}));
+  EXPECT_EQ(rstd.sizes(), (std::vector<int64_t>{2, 8, 3}));
+  const std::vector<Tensor> grads{at::randn_like(output), at::randn_like(h_n), at::randn_like(c_n)};
+  const std::vector<Tensor> expected = torch::autograd::grad({output, h_n, c_n}, lstm, grads);
+  auto [grad_input, grad_hx, grad_cx, grad_params] = torch_ext::_layer_norm_lstm_layer_backward(
+      grads[0], grads[1], grads[2], lstm[0], std::nullopt, lstm[1], lstm[2], lstm_params, true,
+      true, forward_output, gates, cells, rstd, /*need_grad_input=*/true);
+  std::vector<Tensor> actual{grad_input, grad_hx, grad_cx};
+  actual.insert(actual.end(), grad_params.begin(), grad_params.end());
+  expect_all_close(actual, expected);
+
+  const std::vector<Tensor> gru = layer_norm_layer_arguments(3, input, 2);
+  const at::TensorList gru_params = at::TensorList(gru).slice(2);
+  auto [gru_output, gru_h_n] = torch_ext::layer_norm_gru_layer(gru[0], std::nullopt, gru[1],
+                                                               gru_params, true, true, 1e-5);
+  at::Tensor gru_forward_output, gru_forward_h_n, gru_gates, gru_rstd;
+  {
+    at::NoGradGuard no_grad;
+    std::tie(gru_forward_output, gru_forward_h_n, gru_gates, gru_rstd) =
+        torch_ext::_layer_norm_gru_layer_forward(gru[0], std::nullopt, gru[1], gru_params, true,
+                                                 true, 1e-5);
+  }
+  expect_all_close({gru_forward_output, gru_forward_h_n}, {gru_output, gru_h_n});
+  EXPECT_EQ(gru_gates.sizes(), (std::vector<int64_t>{2, 3, 8, 15}));
+  EXPECT_EQ(gru_rstd.sizes(), (std::vector<int64_t>{2, 8, 2}));
+  const std::vector<Tensor> gru_grads{at::randn_like(gru_output), at::randn_like(gru_h_n)};
+  const std::vector<Tensor> gru_expected =
+      torch::autograd::grad({gru_output, gru_h_n}, gru, gru_grads);
+  auto [gru_grad_input, gru_grad_hx, gru_grad_params] = torch_ext::_layer_norm_gru_layer_backward(
+      gru_grads[0], gru_grads[1], gru[0], std::nullopt, gru[1], gru_params, true, true,
+      gru_forward_output, gru_gates, gru_rstd, /*need_grad_input=*/true);
+  std::vector<Tensor> gru_actual{gru_grad_input, gru_grad_hx};
+  gru_actual.insert(gru_actual.end(), gru_grad_params.begin(), gru_grad_params.end());
+  expect_all_close(gru_actual, gru_expected);
 }
 
 }  // namespace
