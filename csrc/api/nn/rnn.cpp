@@ -1,17 +1,20 @@
 // torch_ext::nn's multi-layer recurrent modules (include/torch_ext/nn/modules/rnn.h): argument
 // handling only, with torch::nn's checks and messages; the math is in the operators they call.
+// The base's members are instantiated here for every module, the layer-normalised ones
+// (layer_norm_rnn.cpp) included.
 #include "torch_ext/nn/modules/rnn.h"
 
 #include "api/nn/common.h"
+#include "torch_ext/nn/modules/layer_norm_rnn.h"
 #include "torch_ext/ops.h"
 
 #include <c10/util/Exception.h>
 #include <c10/util/irange.h>
-#include <torch/nn/init.h>
+#include <torch/enum.h>
 
-#include <cmath>
 #include <sstream>
 #include <utility>
+#include <variant>
 
 namespace torch_ext::nn {
 namespace detail {
@@ -128,11 +131,11 @@ std::vector<int64_t> RNNImplBase<Derived>::state_features() const {
 
 template <typename Derived>
 void RNNImplBase<Derived>::reset_parameters() {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options_base.hidden_size()));
-  for (Tensor& parameter : this->parameters()) {
-    torch::nn::init::uniform_(parameter, -bound, bound);
-  }
+  reset_recurrent_parameters(*this, options_base.hidden_size());
 }
+
+template <typename Derived>
+void RNNImplBase<Derived>::pretty_print_options(std::ostream& /*stream*/) const {}
 
 template <typename Derived>
 void RNNImplBase<Derived>::reset_flat_weights() {
@@ -178,6 +181,7 @@ void RNNImplBase<Derived>::pretty_print(std::ostream& stream) const {
   if (options_base.proj_size() > 0) {
     stream << ", proj_size=" << options_base.proj_size();
   }
+  pretty_print_options(stream);
   stream << ")";
 }
 
@@ -327,26 +331,41 @@ RNNImplBase<Derived>::forward_packed(const PackedSequence& packed_input, std::op
 
 }  // namespace detail
 
-// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ LSTM ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
-
 namespace {
 
 constexpr int64_t kLstmGates = 4;
+constexpr int64_t kGruGates = 3;
+constexpr int64_t kRnnGates = 1;
 
-detail::RNNOptionsBase base_options(const LSTMOptions& options) {
-  return detail::RNNOptionsBase(options.input_size(), options.hidden_size())
-      .num_layers(options.num_layers())
-      .bias(options.bias())
-      .batch_first(options.batch_first())
-      .dropout(options.dropout())
-      .bidirectional(options.bidirectional())
-      .proj_size(options.proj_size());
+// The operator functions of a one-state recurrence (torch_ext::gru & co.): padded and packed.
+using PaddedStateOp = std::tuple<torch::Tensor, torch::Tensor> (*)(
+    const torch::Tensor&, const torch::Tensor&, at::TensorList, bool, int64_t, double, bool, bool,
+    bool);
+using PackedStateOp = std::tuple<torch::Tensor, torch::Tensor> (*)(
+    const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, at::TensorList, bool,
+    int64_t, double, bool, bool);
+
+// Runs the padded or packed operator of a one-state recurrence with a module's options.
+std::tuple<torch::Tensor, std::vector<torch::Tensor>> run_state_op(
+    PaddedStateOp padded, PackedStateOp packed, const torch::Tensor& input,
+    const torch::Tensor& batch_sizes, const torch::Tensor& hx,
+    const std::vector<torch::Tensor>& params, const detail::RNNOptionsBase& o, bool train) {
+  auto [output, h_n] =
+      batch_sizes.defined()
+          ? packed(input, batch_sizes, hx, params, o.bias(), o.num_layers(), o.dropout(), train,
+                   o.bidirectional())
+          : padded(input, hx, params, o.bias(), o.num_layers(), o.dropout(), train,
+                   o.bidirectional(), o.batch_first());
+  return {output, {h_n}};
 }
 
 }  // namespace
 
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ LSTM ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
 LSTMImpl::LSTMImpl(const LSTMOptions& options_)
-    : RNNImplBase(base_options(options_), kLstmGates), options(options_) {
+    : RNNImplBase(detail::base_options_of(options_).proj_size(options_.proj_size()), kLstmGates),
+      options(options_) {
   reset();
 }
 
@@ -381,8 +400,84 @@ LSTMImpl::forward_with_packed_input(
   return {output, detail::to_pair(hy)};
 }
 
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ GRU, RNN ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+GRUImpl::GRUImpl(const GRUOptions& options_)
+    : RNNImplBase(detail::base_options_of(options_), kGruGates), options(options_) {
+  reset();
+}
+
+void GRUImpl::pretty_print_options(std::ostream& stream) const {
+  if (!options.reset_after()) {
+    stream << ", reset_after=false";
+  }
+}
+
+std::tuple<torch::Tensor, GRUImpl::States> GRUImpl::run_op(const torch::Tensor& input,
+                                                           const torch::Tensor& batch_sizes,
+                                                           const States& hx) {
+  const bool reset_after = options.reset_after();
+  return run_state_op(reset_after ? PaddedStateOp(&torch_ext::gru)
+                                  : PaddedStateOp(&torch_ext::gru_reset_before),
+                      reset_after ? PackedStateOp(&torch_ext::gru)
+                                  : PackedStateOp(&torch_ext::gru_reset_before),
+                      input, batch_sizes, hx[0], flat_weights_, options_base, is_training());
+}
+
+std::tuple<torch::Tensor, torch::Tensor> GRUImpl::forward(const torch::Tensor& input,
+                                                          torch::Tensor hx) {
+  auto [output, hy] = forward_padded(input, detail::to_states(hx));
+  return {output, detail::to_tensor(hy)};
+}
+
+std::tuple<torch::nn::utils::rnn::PackedSequence, torch::Tensor>
+GRUImpl::forward_with_packed_input(const torch::nn::utils::rnn::PackedSequence& packed_input,
+                                   torch::Tensor hx) {
+  auto [output, hy] = forward_packed(packed_input, detail::to_states(hx));
+  return {output, detail::to_tensor(hy)};
+}
+
+RNNImpl::RNNImpl(const RNNOptions& options_)
+    : RNNImplBase(detail::base_options_of(options_), kRnnGates), options(options_) {
+  reset();
+}
+
+void RNNImpl::pretty_print_options(std::ostream& stream) const {
+  if (std::holds_alternative<torch::enumtype::kReLU>(options.nonlinearity())) {
+    stream << ", nonlinearity=" << torch::enumtype::get_enum_name(options.nonlinearity());
+  }
+}
+
+std::tuple<torch::Tensor, RNNImpl::States> RNNImpl::run_op(const torch::Tensor& input,
+                                                           const torch::Tensor& batch_sizes,
+                                                           const States& hx) {
+  const bool relu = std::holds_alternative<torch::enumtype::kReLU>(options.nonlinearity());
+  return run_state_op(relu ? PaddedStateOp(&torch_ext::rnn_relu)
+                           : PaddedStateOp(&torch_ext::rnn_tanh),
+                      relu ? PackedStateOp(&torch_ext::rnn_relu)
+                           : PackedStateOp(&torch_ext::rnn_tanh),
+                      input, batch_sizes, hx[0], flat_weights_, options_base, is_training());
+}
+
+std::tuple<torch::Tensor, torch::Tensor> RNNImpl::forward(const torch::Tensor& input,
+                                                          torch::Tensor hx) {
+  auto [output, hy] = forward_padded(input, detail::to_states(hx));
+  return {output, detail::to_tensor(hy)};
+}
+
+std::tuple<torch::nn::utils::rnn::PackedSequence, torch::Tensor>
+RNNImpl::forward_with_packed_input(const torch::nn::utils::rnn::PackedSequence& packed_input,
+                                   torch::Tensor hx) {
+  auto [output, hy] = forward_packed(packed_input, detail::to_states(hx));
+  return {output, detail::to_tensor(hy)};
+}
+
 namespace detail {
 template class RNNImplBase<LSTMImpl>;
+template class RNNImplBase<GRUImpl>;
+template class RNNImplBase<RNNImpl>;
+template class RNNImplBase<LayerNormLSTMImpl>;
+template class RNNImplBase<LayerNormGRUImpl>;
 }  // namespace detail
 
 }  // namespace torch_ext::nn

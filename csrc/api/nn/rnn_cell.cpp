@@ -1,16 +1,19 @@
 // torch_ext::nn's single-step cells (include/torch_ext/nn/modules/rnn_cell.h): argument handling
-// only, with torch::nn's checks and messages; the math is in the cell operators they call.
+// only, with torch::nn's checks and messages; the math is in the cell operators they call. The
+// base's members are instantiated here for every cell, the layer-normalised ones
+// (layer_norm_rnn_cell.cpp) included.
 #include "torch_ext/nn/modules/rnn_cell.h"
 
 #include "api/nn/common.h"
+#include "torch_ext/nn/modules/layer_norm_rnn_cell.h"
 #include "torch_ext/ops.h"
 
 #include <c10/util/Exception.h>
 #include <c10/util/irange.h>
-#include <torch/nn/init.h>
+#include <torch/enum.h>
 
-#include <cmath>
 #include <utility>
+#include <variant>
 
 namespace torch_ext::nn {
 namespace detail {
@@ -21,6 +24,12 @@ RNNCellImplBase<Derived>::RNNCellImplBase(const RNNCellOptionsBase& options_)
 
 template <typename Derived>
 void RNNCellImplBase<Derived>::reset() {
+  register_parameters();
+  reset_parameters();
+}
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::register_parameters() {
   const int64_t gate_size = options_base.num_chunks() * options_base.hidden_size();
   weight_ih = this->register_parameter("weight_ih",
                                        torch::empty({gate_size, options_base.input_size()}));
@@ -34,15 +43,11 @@ void RNNCellImplBase<Derived>::reset() {
     bias_ih = this->register_parameter("bias_ih", torch::Tensor(), /*requires_grad=*/false);
     bias_hh = this->register_parameter("bias_hh", torch::Tensor(), /*requires_grad=*/false);
   }
-  reset_parameters();
 }
 
 template <typename Derived>
 void RNNCellImplBase<Derived>::reset_parameters() {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options_base.hidden_size()));
-  for (torch::Tensor& parameter : this->parameters()) {
-    torch::nn::init::uniform_(parameter, -bound, bound);
-  }
+  reset_recurrent_parameters(*this, options_base.hidden_size());
 }
 
 template <typename Derived>
@@ -57,8 +62,12 @@ void RNNCellImplBase<Derived>::pretty_print(std::ostream& stream) const {
   if (!nonlinearity.empty() && nonlinearity != "kTanh") {
     stream << ", nonlinearity=" << nonlinearity;
   }
+  pretty_print_options(stream);
   stream << ")";
 }
+
+template <typename Derived>
+void RNNCellImplBase<Derived>::pretty_print_options(std::ostream& /*stream*/) const {}
 
 template <typename Derived>
 std::string RNNCellImplBase<Derived>::get_nonlinearity_str() const {
@@ -138,8 +147,64 @@ std::tuple<torch::Tensor, torch::Tensor> LSTMCellImpl::forward(
   return detail::to_pair(forward_states(input, detail::to_states(hx_opt), /*num_states=*/2));
 }
 
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ GRUCell, RNNCell ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+namespace {
+constexpr int64_t kGruGates = 3;
+constexpr int64_t kRnnGates = 1;
+}  // namespace
+
+GRUCellImpl::GRUCellImpl(const GRUCellOptions& options_)
+    : RNNCellImplBase(detail::RNNCellOptionsBase(options_.input_size(), options_.hidden_size(),
+                                                 options_.bias(), kGruGates)),
+      options(options_) {
+  reset();
+}
+
+void GRUCellImpl::pretty_print_options(std::ostream& stream) const {
+  if (!options.reset_after()) {
+    stream << ", reset_after=false";
+  }
+}
+
+GRUCellImpl::States GRUCellImpl::run_op(const torch::Tensor& input, const States& hx) {
+  const auto cell =
+      options.reset_after() ? &torch_ext::gru_cell : &torch_ext::gru_reset_before_cell;
+  return {cell(input, hx[0], weight_ih, weight_hh, bias_ih, bias_hh)};
+}
+
+torch::Tensor GRUCellImpl::forward(const torch::Tensor& input, const torch::Tensor& hx) {
+  return detail::to_tensor(forward_states(input, detail::to_states(hx), /*num_states=*/1));
+}
+
+RNNCellImpl::RNNCellImpl(const RNNCellOptions& options_)
+    : RNNCellImplBase(detail::RNNCellOptionsBase(options_.input_size(), options_.hidden_size(),
+                                                 options_.bias(), kRnnGates)),
+      options(options_) {
+  reset();
+}
+
+std::string RNNCellImpl::get_nonlinearity_str() const {
+  return torch::enumtype::get_enum_name(options.nonlinearity());
+}
+
+RNNCellImpl::States RNNCellImpl::run_op(const torch::Tensor& input, const States& hx) {
+  const auto cell = std::holds_alternative<torch::enumtype::kReLU>(options.nonlinearity())
+                        ? &torch_ext::rnn_relu_cell
+                        : &torch_ext::rnn_tanh_cell;
+  return {cell(input, hx[0], weight_ih, weight_hh, bias_ih, bias_hh)};
+}
+
+torch::Tensor RNNCellImpl::forward(const torch::Tensor& input, const torch::Tensor& hx) {
+  return detail::to_tensor(forward_states(input, detail::to_states(hx), /*num_states=*/1));
+}
+
 namespace detail {
 template class RNNCellImplBase<LSTMCellImpl>;
+template class RNNCellImplBase<GRUCellImpl>;
+template class RNNCellImplBase<RNNCellImpl>;
+template class RNNCellImplBase<LayerNormLSTMCellImpl>;
+template class RNNCellImplBase<LayerNormGRUCellImpl>;
 }  // namespace detail
 
 }  // namespace torch_ext::nn

@@ -1,5 +1,6 @@
 // What the tests of the C++ modules share: moving weights between a torch::nn module and its
-// torch_ext::nn namesake by parameter name, deterministic loss weights, error and warning capture.
+// torch_ext::nn namesake by parameter name, deterministic loss weights, error and warning capture,
+// pretty_print's text.
 #pragma once
 
 #include "support/lstm_reference.h"
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -109,5 +111,27 @@ class WarningCapture : public c10::WarningHandler {
   c10::WarningHandler* previous_;
   std::vector<std::string> messages_;
 };
+
+// pretty_print's text.
+inline std::string printed(const torch::nn::Module& module) {
+  std::ostringstream text;
+  module.pretty_print(text);
+  return text.str();
+}
+
+// torch::nn's text with our namespace.
+inline std::string in_our_namespace(std::string text) {
+  const std::string from = "torch::nn::";
+  text.replace(text.find(from), from.size(), "torch_ext::nn::");
+  return text;
+}
+
+// Our message contains torch::nn's for the same bad call.
+template <typename ReferenceCall, typename OurCall>
+void expect_torch_nn_error(ReferenceCall reference_call, OurCall our_call) {
+  const std::string expected = error_message(reference_call);
+  ASSERT_FALSE(expected.empty()) << "torch::nn accepted the call";
+  EXPECT_ERROR_WITH(our_call(), expected);
+}
 
 }  // namespace torch_ext::testing

@@ -150,7 +150,7 @@ std::vector<LstmCase> every_case() {
   return cases;
 }
 
-// --- parity with torch::nn::LSTM ------------------------------------------------------------------
+// --- parity with torch::nn::LSTM -----------------------------------------------------------------
 
 TEST(ApiRnnLstmParity, EveryOptionPadded) {
   torch::manual_seed(0);
@@ -301,7 +301,7 @@ TEST(ApiRnnLstmParity, DropoutOnlyInTraining) {
   EXPECT_FALSE(torch::allclose(first, evaluated));
 }
 
-// --- parameters -----------------------------------------------------------------------------------
+// --- parameters ----------------------------------------------------------------------------------
 
 TEST(ApiRnnLstmParameters, NamesShapesAndInitialValuesAsTorchNn) {
   for (const LstmCase& c : every_case()) {
@@ -349,20 +349,7 @@ TEST(ApiRnnLstmParameters, ResetParametersRedrawsLikeTorchNn) {
   }
 }
 
-// --- options, pretty_print, module behaviour ------------------------------------------------------
-
-std::string printed(const torch::nn::Module& module) {
-  std::ostringstream text;
-  module.pretty_print(text);
-  return text.str();
-}
-
-// torch::nn's format, with our namespace.
-std::string in_our_namespace(std::string text) {
-  const std::string from = "torch::nn::";
-  text.replace(text.find(from), from.size(), "torch_ext::nn::");
-  return text;
-}
+// --- options, pretty_print, module behaviour -----------------------------------------------------
 
 TEST(ApiRnnLstmOptions, OptionsAndPrettyPrint) {
   const auto options = torch_ext::nn::LSTMOptions(3, 5)
@@ -462,14 +449,6 @@ TEST(ApiRnnLstmModule, AnyModuleCallsForwardWithDefaultState) {
 }
 
 // --- errors -----------------------------------------------------------------------------------
-
-// Our message contains torch::nn::LSTM's for the same bad call.
-template <typename ReferenceCall, typename OurCall>
-void expect_torch_nn_error(ReferenceCall reference_call, OurCall our_call) {
-  const std::string expected = error_message(reference_call);
-  ASSERT_FALSE(expected.empty()) << "torch::nn accepted the call";
-  EXPECT_ERROR_WITH(our_call(), expected);
-}
 
 TEST(ApiRnnLstmErrors, ForwardArgumentsAsTorchNn) {
   LstmCase c;

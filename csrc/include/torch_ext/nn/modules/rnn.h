@@ -1,8 +1,8 @@
-// Multi-layer recurrent modules for LibTorch programs, mirroring torch::nn (torch/nn/modules/rnn.h):
-// the same options, parameter names and shapes, initialisation, forward signatures and return
-// types, so that weights move between torch::nn::LSTM and torch_ext::nn::LSTM by name (state
-// dicts, torch::save / torch::load). The forward and backward run torch_ext's operators
-// (torch_ext/ops.h); the modules only handle arguments.
+// Multi-layer recurrent modules (LSTM, GRU, RNN) for LibTorch programs, mirroring torch::nn
+// (torch/nn/modules/rnn.h): the same options, parameter names and shapes, initialisation, forward
+// signatures and return types, so that weights move between torch::nn::LSTM and
+// torch_ext::nn::LSTM (GRU, RNN) by name (state dicts, torch::save / torch::load). The forward and
+// backward run torch_ext's operators (torch_ext/ops.h); the modules only handle arguments.
 //
 //   torch_ext::nn::LSTM lstm(torch_ext::nn::LSTMOptions(32, 64).num_layers(2).batch_first(true));
 //   auto [output, state] = lstm->forward(torch::randn({8, 100, 32}));
@@ -29,12 +29,12 @@
 namespace torch_ext::nn {
 namespace detail {
 
-/// Base of the multi-layer recurrent modules (LSTM; GRU, RNN and the layer-norm variants plug in
-/// alike). It holds what they share with torch::nn::detail::RNNImplBase: the option checks and
-/// their messages, the parameters `<stem>_l<layer>[_reverse]` registered in torch::nn's order and
-/// drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) (the same seed gives the same values),
-/// the flat weight list in the operators' order, pretty_print, and the forward's bookkeeping:
-/// zero initial states, unbatched input, PackedSequence (the initial state sorted into the packed
+/// Base of the multi-layer recurrent modules (LSTM, GRU, RNN, LayerNormLSTM, LayerNormGRU). It
+/// holds what they share with torch::nn::detail::RNNImplBase: the option checks and their
+/// messages, the parameters `<stem>_l<layer>[_reverse]` registered in torch::nn's order and drawn
+/// from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) (the same seed gives the same values), the
+/// flat weight list in the operators' order, pretty_print, and the forward's bookkeeping: zero
+/// initial states, unbatched input, PackedSequence (the initial state sorted into the packed
 /// order, the final state back), and the argument checks.
 ///
 /// A recurrent state is handled as a list of tensors, [h] or [h, c]. A module derives from this
@@ -42,9 +42,10 @@ namespace detail {
 /// (the hooks below are virtual, so the base constructor cannot), and supplies:
 ///   - `run_op`: the call of its operator on prepared, batched tensors (the math is in the op);
 ///   - `state_features` if its state is not [h] (LSTM: [h, c]);
-///   - `direction_parameters` and `reset_parameters` if one (layer, direction) holds more than
-///     weight_ih, weight_hh, bias_ih, bias_hh (and weight_hr with projections), e.g. layer-norm
-///     gains;
+///   - `direction_parameters` if one (layer, direction) holds more than weight_ih, weight_hh,
+///     bias_ih, bias_hh (and weight_hr with projections), e.g. layer-norm gains (`ln_*`, which
+///     reset_parameters sets to ones and zeros), and `reset_parameters` if they start otherwise;
+///   - `pretty_print_options` for options beyond torch::nn's (", reset_after=false");
 /// and its forward / forward_with_packed_input, which convert its state type to and from the
 /// list and call `forward_padded` / `forward_packed`. The member functions are defined in
 /// csrc/api/nn/rnn.cpp and instantiated there for each module.
@@ -60,7 +61,8 @@ class RNNImplBase : public torch::nn::Cloneable<Derived> {
   void reset() override;
 
   /// Draws every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), in registration
-  /// order, as torch::nn does.
+  /// order, as torch::nn does; layer-norm gains and biases (`ln_*_weight`, `ln_*_bias`), which
+  /// torch::nn lacks, are set to ones and zeros without drawing.
   virtual void reset_parameters();
 
   /// As nn::Module::to, then re-reads the flat weight list.
@@ -99,6 +101,9 @@ class RNNImplBase : public torch::nn::Cloneable<Derived> {
 
   /// Features of each tensor of the state: [proj_size or hidden_size] by default (h alone).
   virtual std::vector<int64_t> state_features() const;
+
+  /// Writes the options pretty_print shows after torch::nn's (", eps=1e-05"); none by default.
+  virtual void pretty_print_options(std::ostream& stream) const;
 
   /// Runs the operator: padded `input` ([T, B, I], or [B, T, I] with batch_first) when
   /// `batch_sizes` is undefined, else packed data [N, I]; `hx` has been checked.
@@ -197,5 +202,96 @@ class LSTMImpl : public detail::RNNImplBase<LSTMImpl> {
 
 /// A ModuleHolder of LSTMImpl (a shared pointer with module semantics), as torch::nn::LSTM.
 TORCH_MODULE(LSTM);
+
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ GRU ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+/// A multi-layer gated recurrent unit (GRU) module: torch::nn::GRU, run by torch_ext's GRU
+/// operators (torch_ext::gru), with gradients. With GRUOptions::reset_after(false) it computes the
+/// original GRU, whose reset gate scales h before W_hn (torch_ext::gru_reset_before), on the same
+/// parameters.
+///
+/// forward(input, h_0) takes input [T, B, I] ([B, T, I] with batch_first) or unbatched [T, I],
+/// and h_0 [L·D, B, H] ([L·D, H] unbatched; zeros when undefined), where D = 2 if bidirectional
+/// else 1. It returns output [T, B, D·H] and h_n shaped like h_0. forward_with_packed_input does
+/// the same over a PackedSequence. Dropout between layers applies only in training mode.
+///
+/// Parameters (as torch::nn::GRU): weight_ih_l[k] [3H, ·], weight_hh_l[k] [3H, H], bias_ih_l[k],
+/// bias_hh_l[k] [3H] (gate order r, z, n), and the same with the suffix _reverse when
+/// bidirectional.
+///
+/// Example:
+/// ```
+/// GRU model(GRUOptions(2, 4).num_layers(3).batch_first(false).bidirectional(true));
+/// ```
+class GRUImpl : public detail::RNNImplBase<GRUImpl> {
+ public:
+  GRUImpl(int64_t input_size, int64_t hidden_size)
+      : GRUImpl(GRUOptions(input_size, hidden_size)) {}
+  explicit GRUImpl(const GRUOptions& options_);
+
+  std::tuple<torch::Tensor, torch::Tensor> forward(const torch::Tensor& input,
+                                                   torch::Tensor hx = {});
+
+ protected:
+  FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(torch::Tensor())})
+
+ public:
+  std::tuple<torch::nn::utils::rnn::PackedSequence, torch::Tensor> forward_with_packed_input(
+      const torch::nn::utils::rnn::PackedSequence& packed_input, torch::Tensor hx = {});
+
+  GRUOptions options;
+
+ protected:
+  void pretty_print_options(std::ostream& stream) const override;
+  std::tuple<torch::Tensor, States> run_op(const torch::Tensor& input,
+                                           const torch::Tensor& batch_sizes,
+                                           const States& hx) override;
+};
+
+/// A ModuleHolder of GRUImpl, as torch::nn::GRU.
+TORCH_MODULE(GRU);
+
+// ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~ RNN ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+/// A multi-layer Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (ReLU in place of tanh with
+/// RNNOptions::nonlinearity(torch::kReLU)): torch::nn::RNN, run by torch_ext::rnn_tanh /
+/// torch_ext::rnn_relu, with gradients.
+///
+/// forward(input, h_0) and forward_with_packed_input as GRU's. Parameters (as torch::nn::RNN):
+/// weight_ih_l[k] [H, ·], weight_hh_l[k] [H, H], bias_ih_l[k], bias_hh_l[k] [H], and the same with
+/// the suffix _reverse when bidirectional.
+///
+/// Example:
+/// ```
+/// RNN model(RNNOptions(2, 4).num_layers(3).nonlinearity(torch::kReLU).bidirectional(true));
+/// ```
+class RNNImpl : public detail::RNNImplBase<RNNImpl> {
+ public:
+  RNNImpl(int64_t input_size, int64_t hidden_size)
+      : RNNImpl(RNNOptions(input_size, hidden_size)) {}
+  explicit RNNImpl(const RNNOptions& options_);
+
+  std::tuple<torch::Tensor, torch::Tensor> forward(const torch::Tensor& input,
+                                                   torch::Tensor hx = {});
+
+ protected:
+  FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(torch::Tensor())})
+
+ public:
+  std::tuple<torch::nn::utils::rnn::PackedSequence, torch::Tensor> forward_with_packed_input(
+      const torch::nn::utils::rnn::PackedSequence& packed_input, torch::Tensor hx = {});
+
+  RNNOptions options;
+
+ protected:
+  /// ", nonlinearity=kReLU" with ReLU (torch::nn::RNN prints no nonlinearity).
+  void pretty_print_options(std::ostream& stream) const override;
+  std::tuple<torch::Tensor, States> run_op(const torch::Tensor& input,
+                                           const torch::Tensor& batch_sizes,
+                                           const States& hx) override;
+};
+
+/// A ModuleHolder of RNNImpl, as torch::nn::RNN.
+TORCH_MODULE(RNN);
 
 }  // namespace torch_ext::nn

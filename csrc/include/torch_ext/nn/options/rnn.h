@@ -6,8 +6,10 @@
 #pragma once
 
 #include <torch/arg.h>
+#include <torch/enum.h>
 
 #include <cstdint>
+#include <variant>
 
 namespace torch_ext::nn {
 namespace detail {
@@ -96,6 +98,111 @@ struct LSTMCellOptions {
   TORCH_ARG(int64_t, hidden_size);
   /// If false, the cell has no biases `b_ih`, `b_hh`. Default: true
   TORCH_ARG(bool, bias) = true;
+};
+
+/// Options of torch_ext::nn::GRU, as torch::nn::GRUOptions, plus `reset_after`.
+///
+/// Example:
+/// ```
+/// GRU gru(GRUOptions(2, 4).num_layers(3).batch_first(true).bidirectional(true));
+/// GRU original(GRUOptions(2, 4).reset_after(false));   // the reset gate before W_hn
+/// ```
+struct GRUOptions {
+  GRUOptions(int64_t input_size, int64_t hidden_size)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+
+  /// Features of one step of the input `x`.
+  TORCH_ARG(int64_t, input_size);
+  /// Features of the hidden state `h`.
+  TORCH_ARG(int64_t, hidden_size);
+  /// Recurrent layers; each after the first reads the output of the one below. Default: 1
+  TORCH_ARG(int64_t, num_layers) = 1;
+  /// If false, the layers have no biases `b_ih`, `b_hh`. Default: true
+  TORCH_ARG(bool, bias) = true;
+  /// If true, input and output are (batch, seq, feature). Default: false
+  TORCH_ARG(bool, batch_first) = false;
+  /// If non-zero, dropout with this probability on the output of every layer but the last, in
+  /// training mode only. Default: 0
+  TORCH_ARG(double, dropout) = 0.0;
+  /// If true, a bidirectional GRU. Default: false
+  TORCH_ARG(bool, bidirectional) = false;
+  /// true: PyTorch's GRU, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); false: the original
+  /// GRU (Cho et al., 2014; Keras' reset_after=False), n = tanh(W_in x + b_in + W_hn (r * h) +
+  /// b_hn). The parameters are the same either way. Default: true
+  TORCH_ARG(bool, reset_after) = true;
+};
+
+/// Options of torch_ext::nn::RNN, as torch::nn::RNNOptions.
+///
+/// Example:
+/// ```
+/// RNN rnn(RNNOptions(2, 4).num_layers(3).nonlinearity(torch::kReLU).batch_first(true));
+/// ```
+struct RNNOptions {
+  typedef std::variant<torch::enumtype::kTanh, torch::enumtype::kReLU> nonlinearity_t;
+
+  RNNOptions(int64_t input_size, int64_t hidden_size)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+
+  /// Features of one step of the input `x`.
+  TORCH_ARG(int64_t, input_size);
+  /// Features of the hidden state `h`.
+  TORCH_ARG(int64_t, hidden_size);
+  /// Recurrent layers; each after the first reads the output of the one below. Default: 1
+  TORCH_ARG(int64_t, num_layers) = 1;
+  /// The nonlinearity, torch::kTanh or torch::kReLU. Default: torch::kTanh
+  TORCH_ARG(nonlinearity_t, nonlinearity) = torch::kTanh;
+  /// If false, the layers have no biases `b_ih`, `b_hh`. Default: true
+  TORCH_ARG(bool, bias) = true;
+  /// If true, input and output are (batch, seq, feature). Default: false
+  TORCH_ARG(bool, batch_first) = false;
+  /// If non-zero, dropout with this probability on the output of every layer but the last, in
+  /// training mode only. Default: 0
+  TORCH_ARG(double, dropout) = 0.0;
+  /// If true, a bidirectional RNN. Default: false
+  TORCH_ARG(bool, bidirectional) = false;
+};
+
+/// Options of torch_ext::nn::GRUCell, as torch::nn::GRUCellOptions, plus `reset_after`.
+///
+/// Example:
+/// ```
+/// GRUCell cell(GRUCellOptions(20, 10).bias(false));
+/// ```
+struct GRUCellOptions {
+  GRUCellOptions(int64_t input_size, int64_t hidden_size)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+
+  /// Features of the input `x`.
+  TORCH_ARG(int64_t, input_size);
+  /// Features of the hidden state `h`.
+  TORCH_ARG(int64_t, hidden_size);
+  /// If false, the cell has no biases `b_ih`, `b_hh`. Default: true
+  TORCH_ARG(bool, bias) = true;
+  /// true: PyTorch's GRU cell; false: the original one (see GRUOptions). Default: true
+  TORCH_ARG(bool, reset_after) = true;
+};
+
+/// Options of torch_ext::nn::RNNCell, as torch::nn::RNNCellOptions.
+///
+/// Example:
+/// ```
+/// RNNCell cell(RNNCellOptions(20, 10).bias(false).nonlinearity(torch::kReLU));
+/// ```
+struct RNNCellOptions {
+  typedef std::variant<torch::enumtype::kTanh, torch::enumtype::kReLU> nonlinearity_t;
+
+  RNNCellOptions(int64_t input_size, int64_t hidden_size)
+      : input_size_(input_size), hidden_size_(hidden_size) {}
+
+  /// Features of the input `x`.
+  TORCH_ARG(int64_t, input_size);
+  /// Features of the hidden state `h`.
+  TORCH_ARG(int64_t, hidden_size);
+  /// If false, the cell has no biases `b_ih`, `b_hh`. Default: true
+  TORCH_ARG(bool, bias) = true;
+  /// The nonlinearity, torch::kTanh or torch::kReLU. Default: torch::kTanh
+  TORCH_ARG(nonlinearity_t, nonlinearity) = torch::kTanh;
 };
 
 }  // namespace torch_ext::nn
