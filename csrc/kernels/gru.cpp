@@ -353,6 +353,9 @@ TeamPlan plan_for(const Args& args) {
 template <typename scalar_t>
 void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count) {
   const bool save = directions[0].training;
+  for (int64_t d = 0; d < count; ++d) {
+    check_gate_rows(directions[d].gates_rows, directions[d].sequence, save);
+  }
   const TeamPlan plan = plan_for(directions[0]);
   run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
     const GruForwardArgs<scalar_t>& args = directions[team.index()];

@@ -9,6 +9,8 @@
 #include "kernels/sequence.h"
 #include "kernels/team.h"
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -128,6 +130,15 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
 // and the rows are still in cache when the steps read them. The buffer holds `capacity` rows of
 // G = gates·H columns; with room for the whole sequence (training, which saves it) one chunk
 // covers every step and row r of the sequence is row r of the buffer.
+// The gate scratch of a forward call: the rows of at least one step (the widest, the first), and
+// every row of the sequence when the call trains (backward reads the gates of every step).
+inline void check_gate_rows(int64_t gates_rows, const SequenceLayout& seq, bool training) {
+  const int64_t needed = training ? seq.rows : std::min(seq.rows, seq.batch);
+  TORCH_CHECK(gates_rows >= needed, "torch_ext: the gate workspace has ", gates_rows,
+              " rows; a ", training ? "training" : "inference", " call over ", seq.rows,
+              " rows (", seq.batch, " per step at most) needs ", needed);
+}
+
 template <typename scalar_t>
 class InputProjection {
  public:

@@ -160,6 +160,9 @@ void with_nonlinearity(RnnNonlinearity nonlinearity, const Fn& fn) {
 
 template <typename scalar_t>
 void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count) {
+  for (int64_t d = 0; d < count; ++d) {
+    check_gate_rows(directions[d].gates_rows, directions[d].sequence, /*training=*/false);
+  }
   const TeamPlan plan = plan_for(directions[0]);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
     run_teams(count, plan.team_size, plan.work, [&](const Team& team) {

@@ -257,7 +257,10 @@ ForwardResult run_forward(const LstmKernels<scalar_t>& kernels, const LayerProbl
   result.output_storage = at::full({N, D * R + kOutputPadding}, kSentinel, options);
   result.h_n = at::full({D, p.batch(), R}, kSentinel, options);  // every row must be written
   result.c_n = stacked(p.c0);
-  result.gates = at::empty({D, N, 4 * H}, options);
+  // Training keeps the gates of every row; inference gets the smallest workspace the kernel
+  // takes (one step's rows), so it computes the input projection one step at a time.
+  const int64_t gates_rows = training ? N : std::min(N, p.batch());
+  result.gates = at::empty({D, gates_rows, 4 * H}, options);
   if (training) {
     result.cells = at::empty({D, N, H}, options);
   }
@@ -274,6 +277,7 @@ ForwardResult run_forward(const LstmKernels<scalar_t>& kernels, const LayerProbl
     a.h_state = slice_ptr<scalar_t>(result.h_n, d);
     a.c_state = slice_ptr<scalar_t>(result.c_n, d);
     a.gates = slice_ptr<scalar_t>(result.gates, d);
+    a.gates_rows = gates_rows;
     a.cells = slice_ptr<scalar_t>(result.cells, d);
     a.projection_in = slice_ptr<scalar_t>(projection_in, d);
   }
