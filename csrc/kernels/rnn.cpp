@@ -23,8 +23,9 @@ Vec<scalar_t> activate(const Vec<scalar_t>& x) {
   if constexpr (Act == RnnNonlinearity::Tanh) {
     return tanh(x);
   } else {
+    // Zero where x < 0, x elsewhere: a NaN fails the comparison and stays NaN, as in torch.relu.
     const Vec<scalar_t> zero(scalar_t(0));
-    return Vec<scalar_t>::blendv(zero, x, x > zero);
+    return Vec<scalar_t>::blendv(x, zero, x < zero);
   }
 }
 

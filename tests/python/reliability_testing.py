@@ -1,0 +1,309 @@
+"""What the reliability tests (tests/python/reliability/) share: every module of
+:mod:`recurrent_modules` built at given sizes, a reference for each (its ``torch.nn`` namesake with
+the same weights, or the plain-PyTorch recurrences of :mod:`rnn_testing` and
+:mod:`layer_norm_rnn_testing`), and one forward and backward pass that returns every output and
+gradient as a flat list of tensors.
+
+A module is run with ``torch.autograd.grad`` (never ``.backward()``), so that several threads can
+run one shared module at once without racing on the parameters' ``.grad``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from layer_norm_rnn_testing import LAYER_NORM_GRU, LAYER_NORM_LSTM, LayerNormRecurrence
+from recurrent_modules import CELL_MODULES, SEQUENCE_MODULES, RecurrentModule
+from rnn_testing import GRU, GRU_RESET_BEFORE, RNN_RELU, RNN_TANH, Step, lstm_step, reference_stack
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+
+# The layer-normalised families of the plain-PyTorch reference, by module name.
+LAYER_NORM_FAMILIES: Dict[str, LayerNormRecurrence] = {
+    "LayerNormLSTM": LAYER_NORM_LSTM,
+    "LayerNormGRU": LAYER_NORM_GRU,
+    "LayerNormLSTMCell": LAYER_NORM_LSTM,
+    "LayerNormGRUCell": LAYER_NORM_GRU,
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A module of :mod:`recurrent_modules` with constructor options (``kwargs``; ``projected``
+    adds ``proj_size=hidden_size // 2``) and the input it reads: ``"padded"`` (time-major),
+    ``"packed"`` (a PackedSequence of unsorted lengths), or ``"step"`` for a cell
+    (``(batch, input_size)``)."""
+
+    module: RecurrentModule
+    kwargs: Tuple[Tuple[str, Any], ...] = ()
+    input: str = "padded"
+    projected: bool = False
+
+    @property
+    def id(self) -> str:
+        options = [f"{key}={value}" for key, value in self.kwargs] + (["proj_size=H/2"] if self.projected else [])
+        return "-".join([self.module.id, *options, *([self.input] if self.input == "packed" else [])])
+
+    @property
+    def bidirectional(self) -> bool:
+        return bool(dict(self.kwargs).get("bidirectional", False))
+
+    @property
+    def is_cell(self) -> bool:
+        return self.input == "step"
+
+    @property
+    def num_states(self) -> int:
+        return 2 if "LSTM" in self.module.name else 1
+
+
+def sequence_variants(spec: RecurrentModule) -> List[Variant]:
+    """One layer; two bidirectional layers; packed input (bidirectional); LSTM with proj_size."""
+    variants = [
+        Variant(spec),
+        Variant(spec, (("num_layers", 2), ("bidirectional", True))),
+        Variant(spec, (("bidirectional", True),), "packed"),
+    ]
+    if spec.name == "LSTM":
+        variants.append(Variant(spec, projected=True))
+    return variants
+
+
+# Every module family and form the reliability tests cover.
+SEQUENCE_VARIANTS: List[Variant] = [variant for spec in SEQUENCE_MODULES for variant in sequence_variants(spec)]
+CELL_VARIANTS: List[Variant] = [Variant(spec, (), "step") for spec in CELL_MODULES]
+
+
+@dataclass
+class Built:
+    """A module built for a test, with the constructor arguments its reference needs."""
+
+    variant: Variant
+    module: nn.Module
+    args: Tuple[Any, ...]
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.module.parameters()).dtype
+
+    def reference(self) -> nn.Module:
+        """A function of ``(input, state)`` with the module's results, computed another way."""
+        return reference_of(self)
+
+
+def build(
+    variant: Variant, input_size: int, hidden_size: int, dtype: torch.dtype = torch.float32, seed: int = 0
+) -> Built:
+    """``variant``'s module, seeded; the ``ln_*`` gains and biases are moved off one and zero so
+    that the affine part of every layer norm counts."""
+    torch.manual_seed(seed)
+    kwargs = dict(variant.kwargs, dtype=dtype)
+    if variant.projected:
+        kwargs["proj_size"] = hidden_size // 2
+    module = variant.module.build(input_size, hidden_size, **kwargs)
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, parameter in module.named_parameters():
+            if name.startswith("ln_"):
+                noise = 0.3 * torch.randn(parameter.shape, generator=generator, dtype=torch.float64)
+                parameter.add_(noise.to(dtype))
+    return Built(variant, module, (input_size, hidden_size), kwargs)
+
+
+def make_input(built: Built, steps: int, batch: int, generator: torch.Generator) -> Union[Tensor, PackedSequence]:
+    """A random input for ``built``'s module whose data tensor requires grad: ``(steps, batch,
+    input_size)``, a PackedSequence of ``batch`` unsorted lengths up to ``steps``, or ``(batch,
+    input_size)`` for a cell."""
+    input_size, dtype = built.args[0], built.dtype
+    if built.variant.is_cell:
+        return torch.randn(batch, input_size, generator=generator, dtype=dtype).requires_grad_()
+    if built.variant.input == "packed":
+        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+        lengths[0] = steps
+        lengths = lengths[torch.randperm(batch, generator=generator)].tolist()
+        sequences = [torch.randn(n, input_size, generator=generator, dtype=dtype) for n in lengths]
+        packed = nn.utils.rnn.pack_sequence(sequences, enforce_sorted=False)
+        return PackedSequence(
+            packed.data.requires_grad_(), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+    return torch.randn(steps, batch, input_size, generator=generator, dtype=dtype).requires_grad_()
+
+
+def input_leaf(x: Union[Tensor, PackedSequence]) -> Tensor:
+    return x.data if isinstance(x, PackedSequence) else x
+
+
+def flat_tensors(result: Any) -> List[Tensor]:
+    """Every floating tensor of a nest of tuples, lists and PackedSequences, in order."""
+    if isinstance(result, PackedSequence):
+        return [result.data]
+    if isinstance(result, (tuple, list)):
+        return [tensor for item in result for tensor in flat_tensors(item)]
+    return [result] if isinstance(result, Tensor) else []
+
+
+def random_cotangents(outputs: Sequence[Tensor], seed: int = 0) -> List[Tensor]:
+    """Random weights, one tensor per output, of a weighted sum that a backward pass starts from."""
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randn(o.shape, generator=generator, dtype=o.dtype) for o in outputs]
+
+
+def forward_backward(
+    module: Callable[..., Any],
+    x: Union[Tensor, PackedSequence],
+    state: Any = None,
+    seed: int = 0,
+    cotangents: Optional[Sequence[Tensor]] = None,
+    module_params: Optional[Sequence[Tensor]] = None,
+) -> List[Tensor]:
+    """The module's outputs, then the gradients of a weighted sum of them (the ``cotangents``, or
+    :func:`random_cotangents` of ``seed``) with respect to the input, the state (when given) and
+    every parameter (``module_params``, or the module's; ``torch.autograd.grad``: no ``.grad`` is
+    written)."""
+    outputs = flat_tensors(module(x) if state is None else module(x, state))
+    weights = random_cotangents(outputs, seed) if cotangents is None else list(cotangents)
+    params = list(module.parameters()) if module_params is None else list(module_params)
+    leaves = [input_leaf(x), *flat_tensors(state), *params]
+    gradients = torch.autograd.grad(outputs, leaves, weights, allow_unused=True)
+    return [o.detach() for o in outputs] + [g if g is not None else torch.zeros_like(p) for g, p in zip(gradients, leaves)]
+
+
+def output_count(built: Built) -> int:
+    """How many tensors the module returns: ``output`` and the final states, or a cell's states."""
+    return built.variant.num_states + (0 if built.variant.is_cell else 1)
+
+
+def result_names(built: Built, state_given: bool = False) -> List[str]:
+    """Names of what :func:`forward_backward` returns, for messages."""
+    module = built.module
+    if built.variant.is_cell:
+        outputs = ["h'", "c'"][: built.variant.num_states]
+    else:
+        outputs = ["output", "h_n", "c_n"][: 1 + built.variant.num_states]
+    states = ["h_0", "c_0"][: built.variant.num_states] if state_given else []
+    return (
+        outputs
+        + ["grad of input"]
+        + [f"grad of {name}" for name in states]
+        + [f"grad of {name}" for name, _ in module.named_parameters()]
+    )
+
+
+# --- references -------------------------------------------------------------------------------
+
+
+class PlainReference(nn.Module):
+    """A plain-PyTorch function of ``(input, state=None)`` over ``module``'s own parameters, as a
+    module whose ``parameters()`` are those (in the same order)."""
+
+    def __init__(self, module: nn.Module, function: Callable[..., Any]) -> None:
+        super().__init__()
+        self.inner = module
+        self.function = function
+
+    def forward(self, x: Tensor, state: Any = None) -> Any:
+        return self.function(x, state)
+
+
+def reference_of(built: Built) -> nn.Module:
+    """``built``'s module computed another way, with the module's results and its parameters in
+    the same order: its ``torch.nn`` namesake with the same weights, or (the reset-before GRU and
+    the layer-normalised modules, which torch.nn lacks) a plain-PyTorch recurrence on the module's
+    own parameters (:class:`PlainReference`). Padded input and cells only."""
+    variant, module = built.variant, built.module
+    assert variant.input != "packed", "the plain references take padded input"
+    if variant.module.reference is not None:
+        kwargs = {key: value for key, value in built.kwargs.items()}
+        reference = variant.module.build_reference(*built.args, **kwargs)
+        reference.load_state_dict(module.state_dict())
+        return reference
+    return PlainReference(module, _plain_cell(built)) if variant.is_cell else plain_reference(built)
+
+
+def _zero_states(built: Built, x: Tensor) -> List[Tensor]:
+    module = built.module
+    layers = module.num_layers * (2 if module.bidirectional else 1)
+    batch = x.shape[0 if module.batch_first else 1]
+    h_size = getattr(module, "proj_size", 0) or module.hidden_size
+    sizes = [h_size, module.hidden_size][: built.variant.num_states]
+    return [x.new_zeros(layers, batch, size) for size in sizes]
+
+
+# The plain-PyTorch step of each family of torch.nn's (LSTM with or without projection), by
+# module name and options.
+def _plain_step(built: Built) -> Step:
+    spec, module = built.variant.module, built.module
+    family = LAYER_NORM_FAMILIES.get(spec.name)
+    if family is not None:
+        return family.step(module.bias, module.eps)
+    if spec.name == "LSTM":
+        return lstm_step
+    if spec.name == "GRU":
+        return GRU_RESET_BEFORE.step if not getattr(module, "reset_after", True) else GRU.step
+    return RNN_RELU.step if module.nonlinearity == "relu" else RNN_TANH.step
+
+
+def plain_reference(built: Built) -> nn.Module:
+    """``built``'s multi-layer module as a plain-PyTorch recurrence (rnn_testing, layer_norm_rnn_testing)
+    over its own parameters, for padded input without dropout."""
+    module, step = built.module, _plain_step(built)
+
+    def run(x: Tensor, state: Any = None) -> Tuple[Tensor, Any]:
+        states = flat_tensors(state) if state is not None else _zero_states(built, x)
+        output, *finals = reference_stack(
+            step, x, None, states, list(module._flat_weights), module.num_layers, module.bidirectional, module.batch_first
+        )
+        return output, (tuple(finals) if len(finals) == 2 else finals[0])
+
+    return PlainReference(module, run)
+
+
+def _plain_cell(built: Built) -> Callable[..., Any]:
+    module = built.module
+    family = LAYER_NORM_FAMILIES.get(built.variant.module.name)
+
+    def run(x: Tensor, state: Any = None) -> Any:
+        states = flat_tensors(state) if state is not None else [
+            x.new_zeros(x.shape[0], module.hidden_size) for _ in range(built.variant.num_states)
+        ]
+        if family is not None:
+            result = family.reference_cell(x, states, list(module.parameters()), module.bias, module.eps)
+            return tuple(result) if len(result) == 2 else result[0]
+        return GRU_RESET_BEFORE.plain_cell(x, states[0], module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh)
+
+    return run
+
+
+def assert_close_scaled(actual: Tensor, expected: Tensor, what: str, rtol: float = 1e-5) -> None:
+    """``actual`` against ``expected`` (NaN where it is NaN), with an absolute tolerance of
+    ``rtol`` times the largest finite magnitude of ``expected``: sums of large terms round in
+    proportion to the terms, not to the result."""
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+    finite = expected[torch.isfinite(expected)]
+    scale = max(1.0, finite.abs().max().item()) if finite.numel() else 1.0
+    torch.testing.assert_close(
+        actual, expected.to(actual.dtype), rtol=rtol, atol=rtol * scale, equal_nan=True, msg=lambda m: f"{what}: {m}"
+    )
+
+
+def sampled_rows(tensor: Tensor, stride: int = 37) -> Tensor:
+    """Every ``stride``-th row of a tensor seen as a matrix of its last dimension's rows, and its
+    last row (where an overflowing index would go wrong first)."""
+    matrix = tensor.reshape(-1, tensor.shape[-1]) if tensor.dim() > 0 else tensor.reshape(1, 1)
+    rows = torch.cat([torch.arange(0, matrix.shape[0], stride), torch.tensor([matrix.shape[0] - 1])])
+    return matrix[rows]
+
+
+def assert_close_sampled(actual: Tensor, expected: Tensor, what: str, rtol: float = 1e-5) -> None:
+    """:func:`assert_close_scaled` on :func:`sampled_rows` of both, and every value of ``actual``
+    finite: for tensors of tens of millions of values, which torch.testing takes seconds over."""
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+    assert bool(torch.isfinite(actual.sum())), f"{what}: not finite"
+    assert_close_scaled(sampled_rows(actual), sampled_rows(expected), what + " (sampled rows)", rtol=rtol)
+
+
+def available(variants: Sequence[Variant]) -> List[Variant]:
+    return [variant for variant in variants if variant.module.available]
+
