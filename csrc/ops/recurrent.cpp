@@ -37,10 +37,16 @@ LayerShape check_layer(const char* op, const at::Tensor& input,
   }
 
   layout.num_layers = 1;
+  RnnParamLayout projected = layout;
+  projected.projected = true;
   if (may_project) {
-    RnnParamLayout projected = layout;
-    projected.projected = true;
-    layout.projected = static_cast<int64_t>(params.size()) == projected.total();
+    // The params list tells a projected layer (weight_hr) from a plain one; a list of neither
+    // length is the error to report, before the state sizes that depend on the choice.
+    const auto count = static_cast<int64_t>(params.size());
+    TORCH_CHECK(count == layout.total() || count == projected.total(), op,
+                ": expected params to hold ", describe_param_count(layout), " or ",
+                describe_param_count(projected), ", got ", count);
+    layout.projected = count == projected.total();
   }
   shape.layout = layout;
   shape.input_size = input.sym_size(-1);
@@ -48,6 +54,16 @@ LayerShape check_layer(const char* op, const at::Tensor& input,
   shape.state_size = layout.projected ? hx.sym_size(2) : shape.hidden_size;
   shape.batch = shape.packed ? hx.sym_size(1) : input.sym_size(1);
   shape.rows = shape.packed ? input.sym_size(0) : input.sym_size(0) * input.sym_size(1);
+  if (may_project && cx != nullptr && !layout.projected) {
+    // ATen's lstm reads a projection from the states' sizes, the layer op from its params: name
+    // both rather than blame hx alone.
+    const std::vector<c10::SymInt> plain{layout.directions, shape.batch, shape.hidden_size};
+    TORCH_CHECK(hx.sym_size(2) == cx->sym_size(2), op, ": expected hx of shape ",
+                format_sizes(plain), " (cx's features: no projection), got ",
+                format_sizes(hx.sym_sizes()),
+                "; a projected layer's hx is narrower than cx, but its params hold weight_hr too: ",
+                describe_param_count(projected), ", not ", params.size());
+  }
   check_sizes(op, "hx", hx, {layout.directions, shape.batch, shape.state_size});
   if (cx != nullptr) {
     check_sizes(op, "cx", *cx, {layout.directions, shape.batch, shape.hidden_size});
@@ -160,9 +176,18 @@ void check_cell_state(const char* op, const at::Tensor& input, const at::Tensor&
                       const at::Tensor& w_hh, int64_t index) {
   const std::string name = "hx[" + std::to_string(index) + "]";
   check_floating_tensor(op, name.c_str(), state);
-  // ATen's order and words (a 1-D state fails reading its size(1), an IndexError, as there).
+  // ATen's order and words. ATen reads the state's size(0) and size(1) before its rank, so a
+  // state of too few dimensions fails there with IndexError: ours raises the same type, but
+  // names the state.
+  const auto check_rank = [&](int64_t dims) {
+    TORCH_CHECK_INDEX(state.dim() >= dims, op, ": expected ", name,
+                      " to be 2-D [batch, hidden_size], got a ", state.dim(), "-D tensor of shape ",
+                      format_sizes(state.sym_sizes()));
+  };
+  check_rank(1);
   TORCH_CHECK(input.sym_size(0) == state.sym_size(0), "Input batch size ", input.sym_size(0),
               " doesn't match hidden", index, " batch size ", state.sym_size(0));
+  check_rank(2);
   TORCH_CHECK(state.sym_size(1) == w_hh.sym_size(1), "hidden", index,
               " has inconsistent hidden_size: got ", state.sym_size(1), ", expected ",
               w_hh.sym_size(1));

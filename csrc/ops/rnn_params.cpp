@@ -33,17 +33,20 @@ std::string param_name(const char* kind, int64_t layer, int64_t direction) {
   return std::string(kind) + "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : "");
 }
 
+std::string describe_param_count(const RnnParamLayout& layout) {
+  return std::to_string(layout.total()) + " tensors (" + std::to_string(layout.num_layers) +
+         " layer(s) x " + std::to_string(layout.directions) + " direction(s) x " +
+         std::to_string(layout.per_direction()) + " per direction: weight_ih, weight_hh" +
+         (layout.has_biases ? ", bias_ih, bias_hh" : "") + (layout.projected ? ", weight_hr" : "") +
+         (layout.layer_norms >= 2 ? ", ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias" : "") +
+         (layout.layer_norms >= 3 ? ", ln_cell_weight, ln_cell_bias" : "") + ")";
+}
+
 void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayout& layout,
                       const at::Tensor& reference, const c10::SymInt& input_size,
                       const c10::SymInt& hidden_size, const c10::SymInt& state_size) {
   TORCH_CHECK(static_cast<int64_t>(params.size()) == layout.total(), op, ": expected params to hold ",
-              layout.total(), " tensors (", layout.num_layers, " layer(s) x ", layout.directions,
-              " direction(s) x ", layout.per_direction(), " per direction: weight_ih, weight_hh",
-              layout.has_biases ? ", bias_ih, bias_hh" : "",
-              layout.projected ? ", weight_hr" : "",
-              layout.layer_norms >= 2 ? ", ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias" : "",
-              layout.layer_norms >= 3 ? ", ln_cell_weight, ln_cell_bias" : "", "), got ",
-              params.size());
+              describe_param_count(layout), ", got ", params.size());
   const c10::SymInt gate_size = hidden_size * layout.gates;
   // A wrong input width shows first as a mismatch with weight_ih_l0: name the input instead.
   if (params[0].defined() && params[0].dim() == 2) {

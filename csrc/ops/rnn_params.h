@@ -49,6 +49,10 @@ RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout&
 // "weight_hh_l1_reverse".
 std::string param_name(const char* kind, int64_t layer, int64_t direction);
 
+// "8 tensors (1 layer(s) x 2 direction(s) x 4 per direction: weight_ih, weight_hh, bias_ih,
+// bias_hh)": what a params list of `layout` holds.
+std::string describe_param_count(const RnnParamLayout& layout);
+
 // Checks the number of tensors, then each tensor's dtype and device (those of `reference`) and
 // shape, for input size `input_size`, hidden size H and state size R (P with projections).
 void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayout& layout,

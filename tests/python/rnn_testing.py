@@ -153,14 +153,19 @@ def reference_direction(
     for size in batch_sizes:
         offsets.append(offsets[-1] + size)
     running = [list(state.unbind(0)) for state in states]
+
+    def stacked(k: int, n: int) -> Tensor:  # the first n rows of running state k (n may be 0)
+        return torch.stack(running[k][:n]) if n else states[k][:0]
+
     outputs: List[Optional[Tensor]] = [None] * len(batch_sizes)
     for t in reversed(range(len(batch_sizes))) if reverse else range(len(batch_sizes)):
         n = batch_sizes[t]
-        new_states = step(rows[offsets[t] : offsets[t] + n], tuple(torch.stack(s[:n]) for s in running), weights)
+        previous = tuple(stacked(k, n) for k in range(len(running)))
+        new_states = step(rows[offsets[t] : offsets[t] + n], previous, weights)
         for state, new_state in zip(running, new_states):
             state[:n] = new_state.unbind(0)
         outputs[t] = new_states[0]
-    return torch.cat(outputs), tuple(torch.stack(state) for state in running)
+    return torch.cat(outputs), tuple(stacked(k, len(running[k])) for k in range(len(running)))
 
 
 def reference_layer(
@@ -176,7 +181,7 @@ def reference_layer(
     D = 2 if bidirectional else 1
     per_direction = len(params) // D
     sizes = [int(n) for n in batch_sizes] if batch_sizes is not None else [x.shape[1]] * x.shape[0]
-    rows = x.reshape(-1, x.shape[-1])
+    rows = x if batch_sizes is not None else x.flatten(0, 1)
     results = [
         reference_direction(
             step,
@@ -190,7 +195,7 @@ def reference_layer(
     ]
     output = torch.cat([output for output, _ in results], dim=1)
     if batch_sizes is None:
-        output = output.reshape(x.shape[0], x.shape[1], -1)
+        output = output.reshape(x.shape[0], x.shape[1], output.shape[-1])
     return (output, *(torch.stack([finals[k] for _, finals in results]) for k in range(len(states))))
 
 

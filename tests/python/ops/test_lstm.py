@@ -13,6 +13,7 @@ from rnn_testing import (
     assert_memory_linear_in_length,
     autograd_graph_size,
     compare_with_gradients,
+    flat_params,
     lstm_flat_params,
     lstm_step,
     reference_layer,
@@ -375,6 +376,42 @@ def test_bad_input_raises_clear_error(case):
     with pytest.raises(RuntimeError) as error:
         ops.lstm.input(**call)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("count", [5, 6, 9, 11])
+def test_layer_params_count_is_named_before_the_states(count):
+    """The layer op tells a projected layer from its params count: a count of neither layout is
+    reported as such, not as a state of the wrong size (found by the fuzzer: 5 params of a
+    projected bidirectional layer blamed hx)."""
+    params = lstm_flat_params(3, 4, 1, True, True, proj_size=2, dtype=torch.float32, requires_grad=False)
+    params = (params * 2)[:count]
+    hx, cx = torch.zeros(2, 2, 2), torch.zeros(2, 2, 4)
+    with pytest.raises(RuntimeError) as error:
+        ops.lstm_layer(torch.randn(5, 2, 3), None, hx, cx, params, True, True)
+    assert "expected params to hold 8 tensors" in str(error.value)
+    assert f"or 10 tensors (1 layer(s) x 2 direction(s) x 5 per direction: weight_ih, weight_hh, bias_ih, bias_hh, " \
+           f"weight_hr), got {count}" in str(error.value)
+
+
+def test_layer_states_of_a_projection_without_weight_hr_name_params():
+    """hx narrower than cx is a projected layer's state; without weight_hr in params the message
+    says so rather than blaming hx alone (found by the fuzzer)."""
+    params = lstm_flat_params(3, 4, 1, True, False, dtype=torch.float32, requires_grad=False)
+    message = r"expected hx of shape \[1, 2, 4\] \(cx's features: no projection\), got \[1, 2, 2\]; .* weight_hr .*, not 4"
+    with pytest.raises(RuntimeError, match=message):
+        ops.lstm_layer(torch.randn(5, 2, 3), None, torch.zeros(1, 2, 2), torch.zeros(1, 2, 4), params, True, False)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH"])
+def test_cell_state_of_one_dimension_names_the_state(mode):
+    """ATen's cells read size(1) of a 1-D state (IndexError: Dimension out of range); ours raise
+    the same type with a message that names the state (found by the fuzzer)."""
+    w_ih, w_hh = flat_params(mode, 3, 4, bias=False, dtype=torch.float32, requires_grad=False)
+    cell = getattr(ops, mode.lower() + "_cell")
+    state = torch.zeros(2)
+    hx = [state, torch.zeros(2, 4)] if mode == "LSTM" else state
+    with pytest.raises(IndexError, match=r"expected hx\[0\] to be 2-D \[batch, hidden_size\], got a 1-D tensor of shape \[2\]"):
+        cell(torch.randn(2, 3), hx, w_ih, w_hh)
 
 
 BAD_PACKED = {
