@@ -18,6 +18,8 @@ from rnn_testing import GRU, GRU_RESET_BEFORE, RNN_RELU, RNN_TANH, Step, lstm_st
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+import torch_ext
+
 
 # The layer-normalised families of the plain-PyTorch reference, by module name.
 LAYER_NORM_FAMILIES: Dict[str, LayerNormRecurrence] = {
@@ -114,13 +116,13 @@ def build(
 
 def make_input(built: Built, steps: int, batch: int, generator: torch.Generator) -> Union[Tensor, PackedSequence]:
     """A random input for ``built``'s module whose data tensor requires grad: ``(steps, batch,
-    input_size)``, a PackedSequence of ``batch`` unsorted lengths up to ``steps``, or ``(batch,
-    input_size)`` for a cell."""
+    input_size)``, a PackedSequence of ``batch`` unsorted lengths from ``steps // 2`` to ``steps``
+    (one of ``steps``), or ``(batch, input_size)`` for a cell."""
     input_size, dtype = built.args[0], built.dtype
     if built.variant.is_cell:
         return torch.randn(batch, input_size, generator=generator, dtype=dtype).requires_grad_()
     if built.variant.input == "packed":
-        lengths = torch.randint(1, steps + 1, (batch,), generator=generator)
+        lengths = torch.randint(max(1, steps // 2), steps + 1, (batch,), generator=generator)
         lengths[0] = steps
         lengths = lengths[torch.randperm(batch, generator=generator)].tolist()
         sequences = [torch.randn(n, input_size, generator=generator, dtype=dtype) for n in lengths]
@@ -307,3 +309,64 @@ def assert_close_sampled(actual: Tensor, expected: Tensor, what: str, rtol: floa
 def available(variants: Sequence[Variant]) -> List[Variant]:
     return [variant for variant in variants if variant.module.available]
 
+
+
+# --- sizes at which the kernels split the work between threads --------------------------------------
+
+# Every family's recurrence gets a team of two threads per direction at these sizes (csrc/kernels/
+# team.h: 2·B·G·H² ≥ 2^19 flops per step, two 32-unit blocks, ≥ 2^21 flops per team), a cell too
+# (one step of CELL_BATCH rows); LAYER_NORM_ROWS × LAYER_NORM_FEATURES spreads over row blocks.
+THREADED_INPUT_SIZE, THREADED_HIDDEN_SIZE, THREADED_STEPS, THREADED_BATCH, CELL_BATCH = 32, 64, 8, 64, 256
+LAYER_NORM_ROWS, LAYER_NORM_FEATURES = 512, 256
+
+
+def gates_of(variant: Variant) -> int:
+    name = variant.module.name
+    return 4 if "LSTM" in name else 3 if "GRU" in name else 1
+
+
+def threads_used(variant: Variant, rows: int, available: int = 2) -> int:
+    """How many threads a layer of ``variant`` runs on at the THREADED sizes, over ``rows`` rows
+    of input (all steps' batch rows), with ``available`` intra-op threads, by csrc/kernels/team.h's
+    rules: a direction's work (2·rows·G·H·R flops) below 2^21 stays on the calling thread; else a
+    team per direction, of up to one thread per 2^18 flops of a step's product and per 32-unit
+    block of hidden units (the directions of a bidirectional layer run at once, sharing the
+    threads)."""
+    batch = CELL_BATCH if variant.is_cell else THREADED_BATCH
+    hidden = THREADED_HIDDEN_SIZE
+    state = hidden // 2 if variant.projected else hidden
+    gates = gates_of(variant)
+    if 2 * rows * gates * hidden * state < (1 << 21):
+        return 1
+    teams = 2 if variant.bidirectional else 1
+    useful = max(1, min(2 * batch * gates * hidden * state >> 18, -(-hidden // 32)))
+    team_size = max(1, min(useful, available // teams))
+    return min(teams, max(1, available // team_size)) * team_size
+
+
+def build_threaded(variant: Variant, dtype: torch.dtype = torch.float32, seed: int = 0) -> Built:
+    return build(variant, THREADED_INPUT_SIZE, THREADED_HIDDEN_SIZE, dtype, seed)
+
+
+def threaded_input(built: Built, seed: int) -> Union[Tensor, PackedSequence]:
+    """An input of the THREADED sizes; asserts that the kernels split it between 2 threads."""
+    batch = CELL_BATCH if built.variant.is_cell else THREADED_BATCH
+    x = make_input(built, THREADED_STEPS, batch, torch.Generator().manual_seed(seed))
+    rows = input_leaf(x).shape[0] * (1 if isinstance(x, PackedSequence) or built.variant.is_cell else batch)
+    assert threads_used(built.variant, rows) == 2, f"{built.variant.id} would run on one thread"
+    return x
+
+
+def layer_norm_input(seed: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(LAYER_NORM_ROWS, LAYER_NORM_FEATURES, generator=generator, dtype=dtype).requires_grad_()
+
+
+def build_layer_norm(dtype: torch.dtype = torch.float32, seed: int = 0) -> nn.Module:
+    """torch_ext.LayerNorm with random gains and biases."""
+    module = torch_ext.LayerNorm(LAYER_NORM_FEATURES, dtype=dtype)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        module.weight.copy_(1 + 0.3 * torch.randn(LAYER_NORM_FEATURES, generator=generator, dtype=dtype))
+        module.bias.copy_(0.3 * torch.randn(LAYER_NORM_FEATURES, generator=generator, dtype=dtype))
+    return module
