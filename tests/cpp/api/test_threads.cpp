@@ -19,7 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <type_traits>
+#include <tuple>
 #include <vector>
 
 namespace torch_ext::testing {
@@ -69,8 +69,8 @@ Results outputs_and_gradients(const std::vector<Tensor>& outputs, const Tensor& 
 // A leaf input of job `index`: [T, B, I] (or [B, I] for a cell).
 Tensor job_input(int index, bool cell) {
   const auto generator = at::make_generator<at::CPUGeneratorImpl>(100 + index);
-  const std::vector<int64_t> shape =
-      cell ? std::vector<int64_t>{kCellBatch, kInput} : std::vector<int64_t>{kSteps, kBatch, kInput};
+  const std::vector<int64_t> shape = cell ? std::vector<int64_t>{kCellBatch, kInput}
+                                          : std::vector<int64_t>{kSteps, kBatch, kInput};
   return torch::randn(shape, generator).requires_grad_(true);
 }
 
@@ -133,37 +133,29 @@ void expect_concurrent_runs_match_serial(const Job& job) {
   }
 }
 
-// A sequence module over padded input: forward(input) -> (output, h_n) or (output, (h_n, c_n)).
-template <typename Module>
-Job padded_job(Module module) {
-  return [module](int index) mutable {
-    const Tensor x = job_input(index, false);
-    auto [output, state] = module->forward(x);
-    std::vector<Tensor> outputs{output};
-    if constexpr (std::is_same_v<decltype(state), Tensor>) {
-      outputs.push_back(state);
-    } else {
-      outputs.push_back(std::get<0>(state));
-      outputs.push_back(std::get<1>(state));
-    }
-    return outputs_and_gradients(outputs, x, *module);
-  };
+// The tensors of a final state (or a cell's next state): h, or (h, c).
+std::vector<Tensor> state_tensors(const Tensor& h) { return {h}; }
+std::vector<Tensor> state_tensors(const std::tuple<Tensor, Tensor>& state) {
+  return {std::get<0>(state), std::get<1>(state)};
 }
 
-// The same over a PackedSequence of unsorted lengths.
+// A sequence module over padded input (forward(input) -> (output, state)) or, with `packed`,
+// over a PackedSequence of unsorted lengths (forward_with_packed_input).
 template <typename Module>
-Job packed_job(Module module) {
-  return [module](int index) mutable {
+Job sequence_job(Module module, bool packed = false) {
+  return [module, packed](int index) mutable {
     const Tensor x = job_input(index, false);
-    const auto packed = torch::nn::utils::rnn::pack_padded_sequence(
-        x, job_lengths(index), /*batch_first=*/false, /*enforce_sorted=*/false);
-    auto [output, state] = module->forward_with_packed_input(packed);
-    std::vector<Tensor> outputs{output.data()};
-    if constexpr (std::is_same_v<decltype(state), Tensor>) {
-      outputs.push_back(state);
+    std::vector<Tensor> outputs;
+    if (packed) {
+      auto [output, state] = module->forward_with_packed_input(
+          torch::nn::utils::rnn::pack_padded_sequence(x, job_lengths(index), /*batch_first=*/false,
+                                                      /*enforce_sorted=*/false));
+      outputs = state_tensors(state);
+      outputs.insert(outputs.begin(), output.data());
     } else {
-      outputs.push_back(std::get<0>(state));
-      outputs.push_back(std::get<1>(state));
+      auto [output, state] = module->forward(x);
+      outputs = state_tensors(state);
+      outputs.insert(outputs.begin(), output);
     }
     return outputs_and_gradients(outputs, x, *module);
   };
@@ -174,15 +166,7 @@ template <typename Cell>
 Job cell_job(Cell cell) {
   return [cell](int index) mutable {
     const Tensor x = job_input(index, true);
-    auto next = cell->forward(x);
-    std::vector<Tensor> outputs;
-    if constexpr (std::is_same_v<decltype(next), Tensor>) {
-      outputs.push_back(next);
-    } else {
-      outputs.push_back(std::get<0>(next));
-      outputs.push_back(std::get<1>(next));
-    }
-    return outputs_and_gradients(outputs, x, *cell);
+    return outputs_and_gradients(state_tensors(cell->forward(x)), x, *cell);
   };
 }
 
@@ -198,7 +182,7 @@ void perturb_layer_norms(torch::nn::Module& module) {
 
 TEST(ApiThreadsLstm, ProjectedBidirectional) {
   torch::manual_seed(0);
-  expect_concurrent_runs_match_serial(padded_job(torch_ext::nn::LSTM(
+  expect_concurrent_runs_match_serial(sequence_job(torch_ext::nn::LSTM(
       torch_ext::nn::LSTMOptions(kInput, kHidden).num_layers(2).bidirectional(true).proj_size(
           kHidden / 2))));
 }
@@ -206,31 +190,32 @@ TEST(ApiThreadsLstm, ProjectedBidirectional) {
 TEST(ApiThreadsLstm, OneLayer) {
   torch::manual_seed(0);
   expect_concurrent_runs_match_serial(
-      padded_job(torch_ext::nn::LSTM(torch_ext::nn::LSTMOptions(kInput, kHidden))));
+      sequence_job(torch_ext::nn::LSTM(torch_ext::nn::LSTMOptions(kInput, kHidden))));
 }
 
 TEST(ApiThreadsLstm, Packed) {
   torch::manual_seed(0);
-  expect_concurrent_runs_match_serial(packed_job(
-      torch_ext::nn::LSTM(torch_ext::nn::LSTMOptions(kInput, kHidden).bidirectional(true))));
+  torch_ext::nn::LSTM lstm(torch_ext::nn::LSTMOptions(kInput, kHidden).bidirectional(true));
+  expect_concurrent_runs_match_serial(sequence_job(lstm, /*packed=*/true));
 }
 
 TEST(ApiThreadsGru, ResetAfterAndBefore) {
   for (const bool reset_after : {true, false}) {
     SCOPED_TRACE(reset_after ? "reset_after" : "reset_before");
     torch::manual_seed(0);
-    expect_concurrent_runs_match_serial(padded_job(torch_ext::nn::GRU(
+    expect_concurrent_runs_match_serial(sequence_job(torch_ext::nn::GRU(
         torch_ext::nn::GRUOptions(kInput, kHidden).reset_after(reset_after))));
-    expect_concurrent_runs_match_serial(packed_job(torch_ext::nn::GRU(
-        torch_ext::nn::GRUOptions(kInput, kHidden).reset_after(reset_after).bidirectional(true))));
+    torch_ext::nn::GRU bidirectional(
+        torch_ext::nn::GRUOptions(kInput, kHidden).reset_after(reset_after).bidirectional(true));
+    expect_concurrent_runs_match_serial(sequence_job(bidirectional, /*packed=*/true));
   }
 }
 
 TEST(ApiThreadsRnn, TanhAndRelu) {
   torch::manual_seed(0);
-  expect_concurrent_runs_match_serial(padded_job(torch_ext::nn::RNN(
+  expect_concurrent_runs_match_serial(sequence_job(torch_ext::nn::RNN(
       torch_ext::nn::RNNOptions(kInput, kHidden).num_layers(2).bidirectional(true))));
-  expect_concurrent_runs_match_serial(padded_job(
+  expect_concurrent_runs_match_serial(sequence_job(
       torch_ext::nn::RNN(torch_ext::nn::RNNOptions(kInput, kHidden).nonlinearity(torch::kReLU))));
 }
 
@@ -239,10 +224,10 @@ TEST(ApiThreadsLayerNormRnn, LstmAndGru) {
   torch_ext::nn::LayerNormLSTM lstm(
       torch_ext::nn::LayerNormLSTMOptions(kInput, kHidden).bidirectional(true));
   perturb_layer_norms(*lstm);
-  expect_concurrent_runs_match_serial(padded_job(lstm));
+  expect_concurrent_runs_match_serial(sequence_job(lstm));
   torch_ext::nn::LayerNormGRU gru(torch_ext::nn::LayerNormGRUOptions(kInput, kHidden));
   perturb_layer_norms(*gru);
-  expect_concurrent_runs_match_serial(packed_job(gru));
+  expect_concurrent_runs_match_serial(sequence_job(gru, /*packed=*/true));
 }
 
 TEST(ApiThreadsCells, EveryCell) {
