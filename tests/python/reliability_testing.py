@@ -91,7 +91,7 @@ class Built:
         return next(self.module.parameters()).dtype
 
     def reference(self) -> nn.Module:
-        """A function of ``(input, state)`` with the module's results, computed another way."""
+        """The module computed another way (:func:`reference_of`)."""
         return reference_of(self)
 
 
@@ -169,7 +169,8 @@ def forward_backward(
     params = list(module.parameters()) if module_params is None else list(module_params)
     leaves = [input_leaf(x), *flat_tensors(state), *params]
     gradients = torch.autograd.grad(outputs, leaves, weights, allow_unused=True)
-    return [o.detach() for o in outputs] + [g if g is not None else torch.zeros_like(p) for g, p in zip(gradients, leaves)]
+    gradients = [g if g is not None else torch.zeros_like(leaf) for g, leaf in zip(gradients, leaves)]
+    return [o.detach() for o in outputs] + gradients
 
 
 def output_count(built: Built) -> int:
@@ -217,8 +218,7 @@ def reference_of(built: Built) -> nn.Module:
     variant, module = built.variant, built.module
     assert variant.input != "packed", "the plain references take padded input"
     if variant.module.reference is not None:
-        kwargs = {key: value for key, value in built.kwargs.items()}
-        reference = variant.module.build_reference(*built.args, **kwargs)
+        reference = variant.module.build_reference(*built.args, **built.kwargs)
         reference.load_state_dict(module.state_dict())
         return reference
     return PlainReference(module, _plain_cell(built)) if variant.is_cell else plain_reference(built)
@@ -248,15 +248,15 @@ def _plain_step(built: Built) -> Step:
 
 
 def plain_reference(built: Built) -> nn.Module:
-    """``built``'s multi-layer module as a plain-PyTorch recurrence (rnn_testing, layer_norm_rnn_testing)
-    over its own parameters, for padded input without dropout."""
+    """``built``'s multi-layer module as a plain-PyTorch recurrence (of rnn_testing or
+    layer_norm_rnn_testing) over its own parameters, for padded input without dropout."""
     module, step = built.module, _plain_step(built)
 
     def run(x: Tensor, state: Any = None) -> Tuple[Tensor, Any]:
         states = flat_tensors(state) if state is not None else _zero_states(built, x)
-        output, *finals = reference_stack(
-            step, x, None, states, list(module._flat_weights), module.num_layers, module.bidirectional, module.batch_first
-        )
+        weights = list(module._flat_weights)
+        layers, bidirectional, batch_first = module.num_layers, module.bidirectional, module.batch_first
+        output, *finals = reference_stack(step, x, None, states, weights, layers, bidirectional, batch_first)
         return output, (tuple(finals) if len(finals) == 2 else finals[0])
 
     return PlainReference(module, run)
@@ -273,7 +273,8 @@ def _plain_cell(built: Built) -> Callable[..., Any]:
         if family is not None:
             result = family.reference_cell(x, states, list(module.parameters()), module.bias, module.eps)
             return tuple(result) if len(result) == 2 else result[0]
-        return GRU_RESET_BEFORE.plain_cell(x, states[0], module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh)
+        weights = (module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh)
+        return GRU_RESET_BEFORE.plain_cell(x, states[0], *weights)
 
     return run
 
@@ -304,11 +305,6 @@ def assert_close_sampled(actual: Tensor, expected: Tensor, what: str, rtol: floa
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
     assert bool(torch.isfinite(actual.sum())), f"{what}: not finite"
     assert_close_scaled(sampled_rows(actual), sampled_rows(expected), what + " (sampled rows)", rtol=rtol)
-
-
-def available(variants: Sequence[Variant]) -> List[Variant]:
-    return [variant for variant in variants if variant.module.available]
-
 
 
 # --- sizes at which the kernels split the work between threads --------------------------------------

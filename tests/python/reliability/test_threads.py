@@ -116,8 +116,14 @@ def test_threads_running_different_families_at_once() -> None:
     """One thread per family (LSTM with projection, bidirectional GRU, reset-before GRU over a
     PackedSequence, ReLU RNN, layer-normalised LSTM, a GRU cell): their parallel regions and
     scratch buffers overlap in time."""
-    chosen = ["LSTM-proj_size=H/2", "GRU-num_layers=2-bidirectional=True", "GRU-reset_after=False-bidirectional=True-packed",
-              "RNN-nonlinearity=relu", "LayerNormLSTM", "GRUCell"]
+    chosen = [
+        "LSTM-proj_size=H/2",
+        "GRU-num_layers=2-bidirectional=True",
+        "GRU-reset_after=False-bidirectional=True-packed",
+        "RNN-nonlinearity=relu",
+        "LayerNormLSTM",
+        "GRUCell",
+    ]
     variants = {v.id: v for v in SEQUENCE_VARIANTS + CELL_VARIANTS}
     built = [build_threaded(variants[name]) for name in chosen]
     inputs = [threaded_input(b, seed=index) for index, b in enumerate(built)]
