@@ -11,6 +11,7 @@ run one shared module at once without racing on the parameters' ``.grad``.
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import pytest
 import torch
 from layer_norm_rnn_testing import LAYER_NORM_GRU, LAYER_NORM_LSTM, LayerNormRecurrence
 from recurrent_modules import CELL_MODULES, SEQUENCE_MODULES, RecurrentModule
@@ -70,6 +71,20 @@ def sequence_variants(spec: RecurrentModule) -> List[Variant]:
     if spec.name == "LSTM":
         variants.append(Variant(spec, projected=True))
     return variants
+
+
+def parametrize(variants: Sequence[Variant], *extra: Any) -> Any:
+    """``pytest.mark.parametrize("variant", ...)`` over ``variants`` (skipped while torch_ext lacks
+    the module), plus the ``extra`` values (e.g. "LayerNorm") as they are."""
+    params = [
+        pytest.param(
+            variant,
+            id=variant.id,
+            marks=pytest.mark.skipif(not variant.module.available, reason=f"no torch_ext.{variant.module.name}"),
+        )
+        for variant in variants
+    ]
+    return pytest.mark.parametrize("variant", params + list(extra))
 
 
 # Every module family and form the reliability tests cover.

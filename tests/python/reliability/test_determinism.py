@@ -43,14 +43,6 @@ def is_layer_normalised(variant: Variant) -> bool:
     return variant.module.name.startswith("LayerNorm")
 
 
-def param(variant: Variant):
-    return pytest.param(
-        variant,
-        id=variant.id,
-        marks=pytest.mark.skipif(not variant.module.available, reason=f"no torch_ext.{variant.module.name}"),
-    )
-
-
 def runs_at(threads: int, run: Callable[[], List[Tensor]], times: int = 1) -> List[List[Tensor]]:
     with intra_op_threads(threads):
         return [run() for _ in range(times)]

@@ -18,6 +18,7 @@ from reliability_testing import (
     forward_backward,
     make_input,
     output_count,
+    parametrize,
     plain_reference,
     random_cotangents,
     result_names,
@@ -29,14 +30,6 @@ import torch_ext
 
 PADDED = [variant for variant in SEQUENCE_VARIANTS if variant.input == "padded"]
 UNIDIRECTIONAL = [variant for variant in PADDED if not variant.bidirectional]
-
-
-def parametrize(variants: List[Variant]) -> Any:
-    params = []
-    for variant in variants:
-        marks = [pytest.mark.skipif(not variant.module.available, reason=f"no torch_ext.{variant.module.name}")]
-        params.append(pytest.param(variant, id=variant.id, marks=marks))
-    return pytest.mark.parametrize("variant", params)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ Gradients are taken with torch.autograd.grad, which writes no ``.grad``: accumul
 import threading
 from typing import Callable, List
 
-import pytest
 import torch
 from reliability_testing import (
     CELL_VARIANTS,
@@ -21,6 +20,7 @@ from reliability_testing import (
     build_threaded,
     forward_backward,
     layer_norm_input,
+    parametrize,
     threaded_input,
 )
 from rnn_testing import intra_op_threads
@@ -75,15 +75,7 @@ def assert_concurrent_runs_match_serial(make_jobs: Callable[[], List[Callable[[]
             assert torch.equal(a, e), f"job {index}, result {position}: differs from the serial run"
 
 
-def param(variant: Variant):
-    return pytest.param(
-        variant,
-        id=variant.id,
-        marks=pytest.mark.skipif(not variant.module.available, reason=f"no torch_ext.{variant.module.name}"),
-    )
-
-
-@pytest.mark.parametrize("variant", [param(v) for v in SEQUENCE_VARIANTS + CELL_VARIANTS])
+@parametrize(SEQUENCE_VARIANTS + CELL_VARIANTS)
 def test_threads_sharing_a_module(variant: Variant) -> None:
     """One module, THREADS Python threads, each running ROUNDS forward + backward passes on inputs
     of its own (so that a result read from another thread's buffers would show)."""
