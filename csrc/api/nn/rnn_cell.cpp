@@ -101,8 +101,13 @@ typename RNNCellImplBase<Derived>::States RNNCellImplBase<Derived>::forward_stat
   if (hx.has_value()) {
     batched_hx = std::move(*hx);
     if (!is_batched) {
-      for (torch::Tensor& state : batched_hx) {
-        state = state.unsqueeze(0);
+      // torch::nn would hand ATen a 3-D state here, which it may read out of bounds.
+      for (const auto k : c10::irange(num_states)) {
+        TORCH_CHECK(batched_hx[k].dim() == 1, short_module_name(this->name()),
+                    ": For unbatched 1-D input, ",
+                    num_states == 1 ? std::string("hx") : "hx[" + std::to_string(k) + "]",
+                    " should also be 1-D but got ", batched_hx[k].dim(), "-D tensor");
+        batched_hx[k] = batched_hx[k].unsqueeze(0);
       }
     }
   } else {

@@ -284,5 +284,18 @@ TEST(ApiCellGruErrors, Messages) {
   }
 }
 
+TEST(ApiCellErrors, UnbatchedInputWithBatchedStates) {
+  // torch::nn hands ATen the state unsqueezed to 3-D, which it reads out of bounds where the
+  // sizes pass its checks (one unit, batch of one: a crash, found by fuzzing); ours refuses it.
+  const Tensor input = torch::randn({1});
+  const Tensor state = torch::zeros({1, 1});
+  EXPECT_ERROR_WITH(torch_ext::nn::LSTMCell(1, 1)->forward(input, State{state, state}),
+                    "LSTMCell: For unbatched 1-D input, hx[0] should also be 1-D but got 2-D tensor");
+  EXPECT_ERROR_WITH(torch_ext::nn::GRUCell(1, 1)->forward(input, state),
+                    "GRUCell: For unbatched 1-D input, hx should also be 1-D but got 2-D tensor");
+  EXPECT_ERROR_WITH(torch_ext::nn::RNNCell(1, 1)->forward(input, state),
+                    "RNNCell: For unbatched 1-D input, hx should also be 1-D but got 2-D tensor");
+}
+
 }  // namespace
 }  // namespace torch_ext::testing

@@ -135,6 +135,16 @@ class RNNCellBase(Module):
             zeros = torch.zeros(input.size(0), self.hidden_size, dtype=input.dtype, device=input.device)
             hx = self._join_state([zeros] * self._num_states)
         elif not is_batched:
+            # torch.nn unsqueezes a 2-D state too and hands ATen a 3-D one, which it may read out
+            # of bounds (a crash where the sizes happen to pass its checks): refuse it here.
+            states = self._split_state(hx)
+            for index, tensor in enumerate(states):
+                if tensor.dim() != 1:
+                    name = "hx" if len(states) == 1 else f"hx[{index}]"
+                    raise RuntimeError(
+                        f"{self._name_in_errors}: For unbatched 1-D input, {name} should also be 1-D "
+                        f"but got {tensor.dim()}-D tensor"
+                    )
             hx = self._map_state(hx, lambda tensor: tensor.unsqueeze(0))
         result = self._run_cell(input, hx)
         if not is_batched:

@@ -10,6 +10,7 @@ Tolerances: float32 atol = rtol = 1e-5, float64 atol = rtol = 1e-10 (module_pari
 import copy
 import itertools
 import pickle
+import re
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
@@ -334,8 +335,25 @@ def test_forward_errors_match_nn_type(family: CellFamily, make_args: Callable[[C
     assert_same_error(lambda: reference(*args), lambda: ours(*args), compare_message=False)
 
 
+@pytest.mark.parametrize(
+    "cell", [torch_ext.LSTMCell, torch_ext.GRUCell, torch_ext.RNNCell, torch_ext.LayerNormLSTMCell, torch_ext.LayerNormGRUCell]
+)
+def test_unbatched_input_with_2d_states_is_refused(cell: Any) -> None:
+    """nn unsqueezes the 2-D state to 3-D and ATen reads it out of bounds where the sizes pass its
+    checks (one unit, a batch of one: nn.LSTMCell crashes; found by fuzzing). Ours refuses it."""
+    module = cell(1, 1)
+    state = torch.zeros(1, 1)
+    hx = (state, state) if cell in (torch_ext.LSTMCell, torch_ext.LayerNormLSTMCell) else state
+    name = "hx[0]" if isinstance(hx, tuple) else "hx"
+    with pytest.raises(RuntimeError, match=rf"For unbatched 1-D input, {re.escape(name)} should also be 1-D but got 2-D tensor"):
+        module(torch.randn(1), hx)
+
+
 @families()
 def test_batched_input_with_1d_states_of_batch_length_raises_like_nn(family: CellFamily) -> None:
+    """nn's IndexError ("Dimension out of range", from ATen reading the state's size(1)); ours the
+    same type, with a message that names the state."""
     reference, ours = family.pair(hidden_size=4)
     args = (torch.randn(4, INPUT_SIZE), family.states(4))
-    assert_same_error(lambda: reference(*args), lambda: ours(*args))
+    error = assert_same_error(lambda: reference(*args), lambda: ours(*args), compare_message=False)
+    assert isinstance(error, IndexError) and "expected hx[0] to be 2-D [batch, hidden_size]" in str(error)
