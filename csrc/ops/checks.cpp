@@ -65,6 +65,18 @@ void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
   check_sizes(op, name, tensor, expected);
 }
 
+void check_batch_sizes_tensor(const char* op, const at::Tensor& batch_sizes,
+                              const at::Tensor& input) {
+  TORCH_CHECK(batch_sizes.dim() == 1, op, ": expected batch_sizes to be 1-D, got ",
+              batch_sizes.dim(), "-D");
+  TORCH_CHECK(batch_sizes.scalar_type() == at::kLong, op,
+              ": expected batch_sizes to be int64, got ", batch_sizes.scalar_type());
+  // Under fake tensors (torch.compile, torch.export, opcheck) the Meta kernels see every tensor,
+  // batch_sizes too, on the meta device.
+  TORCH_CHECK(batch_sizes.device().is_cpu() || batch_sizes.device() == input.device(), op,
+              ": expected batch_sizes on the CPU, got ", batch_sizes.device());
+}
+
 std::vector<int64_t> checked_batch_sizes(const char* op, const at::Tensor& batch_sizes,
                                          int64_t rows) {
   TORCH_CHECK(batch_sizes.dim() == 1, op, ": expected batch_sizes to be 1-D, got ",

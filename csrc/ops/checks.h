@@ -33,6 +33,11 @@ void check_like(const char* op, const char* name, const at::Tensor& tensor,
 void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
                      const at::Tensor& input, const std::vector<c10::SymInt>& expected);
 
+// A PackedSequence's batch_sizes tensor is 1-D int64, on the CPU or (fake tensors) on the device
+// of input: what a Meta kernel can check without reading the values.
+void check_batch_sizes_tensor(const char* op, const at::Tensor& batch_sizes,
+                              const at::Tensor& input);
+
 // A PackedSequence's batch_sizes: 1-D int64 on the CPU, at least one step, every entry positive
 // and no larger than the one before, summing to `rows`. Returns them.
 std::vector<int64_t> checked_batch_sizes(const char* op, const at::Tensor& batch_sizes,

@@ -21,6 +21,9 @@ LayerShape check_layer(const char* op, const at::Tensor& input,
   check_floating_tensor(op, "input", input);
   if (shape.packed) {
     check_dim(op, "input", input, 2, "[rows, input_size] (packed)");
+    // The values are read by the CPU kernels (sequence_rows); the Meta kernels check this much,
+    // so that batch_sizes on the meta device beside CPU tensors is refused there too.
+    check_batch_sizes_tensor(op, *batch_sizes, input);
   } else {
     check_dim(op, "input", input, 3, "[seq_len, batch, input_size]");
     TORCH_CHECK(input.sym_size(0) > 0, op,

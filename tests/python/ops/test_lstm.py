@@ -440,6 +440,30 @@ def test_batch_sizes_dtype_is_checked():
         ops.lstm.data(torch.randn(4, 3), torch.tensor([2, 2], dtype=torch.int32), hx, params, True, 1, 0.0, False, False)
 
 
+@pytest.mark.parametrize("op", ["lstm.data", "lstm_layer", "gru_layer", "rnn_layer", "layer_norm_gru_layer"])
+def test_batch_sizes_on_meta_beside_cpu_tensors_are_refused(op):
+    """A meta batch_sizes sends the call to the Meta kernel, which used to return meta results for
+    CPU tensors; it checks batch_sizes' dtype, rank and device now (found by fuzzing)."""
+    batch_sizes = torch.tensor([2, 2]).to("meta")
+    x, h = torch.randn(4, 3), torch.zeros(1, 2, 4)
+    calls = {
+        "lstm.data": lambda: ops.lstm.data(x, batch_sizes, [h, h], lstm_flat_params(3, 4, requires_grad=False,
+                                                                                    dtype=torch.float32),
+                                           True, 1, 0.0, False, False),
+        "lstm_layer": lambda: ops.lstm_layer(x, batch_sizes, h, h, lstm_flat_params(3, 4, requires_grad=False,
+                                                                                     dtype=torch.float32), True, False),
+        "gru_layer": lambda: ops.gru_layer(x, batch_sizes, h, flat_params("GRU", 3, 4, requires_grad=False,
+                                                                        dtype=torch.float32), True, False, True),
+        "rnn_layer": lambda: ops.rnn_layer(x, batch_sizes, h, flat_params("RNN_TANH", 3, 4, requires_grad=False,
+                                                                        dtype=torch.float32), True, False, "tanh"),
+        "layer_norm_gru_layer": lambda: ops.layer_norm_gru_layer(
+            x, batch_sizes, h, flat_params("GRU", 3, 4, requires_grad=False, dtype=torch.float32)
+            + [torch.ones(12), torch.zeros(12)] * 2, True, False, 1e-5),
+    }
+    with pytest.raises(RuntimeError, match="expected batch_sizes on the CPU, got meta"):
+        calls[op]()
+
+
 @pytest.mark.parametrize(
     "input_shape,h_shape,message",
     [

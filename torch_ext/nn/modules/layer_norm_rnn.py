@@ -51,6 +51,9 @@ def layer_norm_parameter_shapes(
     gate_size: int, hidden_size: int, normalizes_cell: bool
 ) -> List[Tuple[str, Tuple[int, ...]]]:
     """Names and shapes of one direction's layer-norm parameters, in the operator's order."""
+    # int(): torch.nn takes a bool for a size (an int in Python) and builds its weights with it;
+    # torch.empty would refuse a bool in a shape.
+    gate_size, hidden_size = int(gate_size), int(hidden_size)
     shapes: List[Tuple[str, Tuple[int, ...]]] = [
         (f"ln_{product}_{kind}", (gate_size,)) for product in ("ih", "hh") for kind in ("weight", "bias")
     ]

@@ -460,6 +460,18 @@ def test_constructor_errors_like_nn(kind: Kind, case: str) -> None:
 
 
 @pytest.mark.parametrize("kind", MODULES + CELLS, ids=[k.id for k in MODULES + CELLS])
+def test_a_bool_hidden_size_builds_like_nn(kind: Kind) -> None:
+    """torch.nn takes a bool for a size (an int in Python); the ln_* shapes used to keep the bool,
+    which torch.empty refuses (found by fuzzing)."""
+    torch.manual_seed(0)
+    expected = [(name, tuple(p.shape)) for name, p in kind.namesake(INPUT_SIZE, True).named_parameters()]
+    ours = [(name, tuple(p.shape)) for name, p in kind.ours(INPUT_SIZE, True).named_parameters()]
+    assert [entry for entry in ours if not entry[0].startswith("ln_")] == expected
+    gate_size = expected[0][1][0]  # the rows of weight_ih: gates x 1 unit
+    assert {shape for name, shape in ours if name.startswith("ln_")} <= {(gate_size,), (1,)}
+
+
+@pytest.mark.parametrize("kind", MODULES + CELLS, ids=[k.id for k in MODULES + CELLS])
 @pytest.mark.parametrize(
     "eps,error,message",
     [(-1e-5, ValueError, "eps should be a non-negative number, got -1e-05"), (float("nan"), ValueError, "got nan"),
