@@ -370,6 +370,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layers(
   layout.num_layers = num_layers;
   layout.directions = bidirectional ? 2 : 1;
   layout.projected = hx[0].sym_size(2) != hx[1].sym_size(2);
+  if (layout.projected) {
+    // As ATen, states of different widths mean a projection; when params fit the layout without
+    // one, more likely a state has the wrong width: name both.
+    RnnParamLayout plain = layout;
+    plain.projected = false;
+    TORCH_CHECK(static_cast<int64_t>(params.size()) != plain.total(), op, ": hx[0] has ",
+                hx[0].sym_size(2), " features and hx[1] ", hx[1].sym_size(2),
+                ", which means a projection (proj_size ", hx[0].sym_size(2),
+                "), but params hold ", describe_param_count(plain),
+                ", the layout without one; with a projection they hold ",
+                describe_param_count(layout), ". Without a projection both states have ",
+                "hidden_size features");
+  }
   const std::vector<at::Tensor> results = run_layers(
       op, x, batch_sizes.has_value(), states, params, layout, dropout, train, hx[0].sym_size(2),
       hx[1].sym_size(2),

@@ -414,6 +414,16 @@ def test_cell_state_of_one_dimension_names_the_state(mode):
         cell(torch.randn(2, 3), hx, w_ih, w_hh)
 
 
+def test_states_of_different_widths_with_plain_params_name_both():
+    """States of different widths mean a projection (as in ATen); with params of the layout
+    without one, the message names both states' widths, not just a params count (found by
+    fuzzing: c0 one unit short read as "expected params to hold 6 tensors ... weight_hr")."""
+    call = _valid_call()
+    call["hx"] = [call["hx"][0], torch.zeros(2, 2, 3)]
+    with pytest.raises(RuntimeError, match=r"hx\[0\] has 4 features and hx\[1\] 3, which means a projection"):
+        ops.lstm.input(**call)
+
+
 BAD_PACKED = {
     "increasing": ([2, 3], "non-increasing"),
     "zero": ([3, 0], "positive"),

@@ -608,7 +608,13 @@ class LSTM(RNNBase):
         # anything else, so a state of fewer than three dimensions fails there with IndexError.
         self._check_scalar_args()
         if isinstance(hx, (tuple, list)) and len(hx) == 2:
-            for state in hx:
+            for index, state in enumerate(hx):
+                if isinstance(state, Tensor) and state.dim() < 3:
+                    # torch.nn's type, with a message that names the state.
+                    raise IndexError(
+                        f"{self._name_in_errors}: expected hx[{index}] to be 3-D for packed input, got a "
+                        f"{state.dim()}-D tensor (Dimension out of range reading its size(2))"
+                    )
                 state.size(2)
 
     def get_expected_cell_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:

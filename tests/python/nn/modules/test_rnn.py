@@ -624,7 +624,6 @@ LSTM_STATE_ERRORS: Dict[str, ForwardCase] = {
     "hx_one_tuple": ({}, lambda: (X, (torch.randn(1, 2, H),))),
     "hx_three_tuple": ({}, lambda: (X, (torch.randn(1, 2, H),) * 3)),
     "hx_with_none": ({}, lambda: (X, (torch.randn(1, 2, H), None))),
-    "packed_states_2d": ({}, lambda: (_packed(), _states(1, None, H, H))),
     "packed_unsorted_single_tensor": ({}, lambda: (_packed((2, SEQ_LEN), False), torch.randn(1, 2, 5))),
 }
 SINGLE_STATE_ERRORS: Dict[str, ForwardCase] = {
@@ -689,6 +688,8 @@ LSTM_ERRORS_SAME_TYPE: Dict[str, ForwardCase] = {
     "packed_input_size": ({}, lambda: (_packed(features=6),)),
     "packed_dtype": ({}, lambda: (_packed(dtype=torch.float64),)),
     "packed_h0_features": ({}, lambda: (_packed(), _states(1, 2, 6, H))),
+    # nn: IndexError "Dimension out of range" from ATen; ours the same type, naming the state.
+    "packed_states_2d": ({}, lambda: (_packed(), _states(1, None, H, H))),
 }
 SINGLE_STATE_ERRORS_SAME_TYPE: Dict[str, ForwardCase] = {
     "h0_dtype": ({}, lambda: (X, torch.randn(1, 2, H, dtype=torch.float64))),
@@ -707,6 +708,14 @@ def test_forward_errors_match_nn_type(
     reference, ours = family.pair(**module_kwargs)
     args = make_args()
     assert_same_error(lambda: reference(*args), lambda: ours(*args), compare_message=False)
+
+
+def test_lstm_packed_2d_state_names_the_state() -> None:
+    """nn.LSTM's IndexError names nothing ("Dimension out of range"); ours says which state and
+    what it should be (found by fuzzing)."""
+    _, ours = LSTM.pair()
+    error = raised_by(lambda: ours(_packed(), _states(1, None, H, H)))
+    assert isinstance(error, IndexError) and "LSTM: expected hx[0] to be 3-D for packed input, got a 2-D" in str(error)
 
 
 @pytest.mark.parametrize(
