@@ -18,7 +18,7 @@ its torch.nn namesake: both raise the same exception type, or both build the sam
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from hypothesis import strategies as st
@@ -252,7 +252,8 @@ class ModuleCase:
                 if hx is None:
                     states = [x.new_zeros(x.shape[0], H)] * spec.num_states
                 else:
-                    states = [s.unsqueeze(0) if unbatched else s for s in _state_list(hx)]
+                    # As torch.nn's cells, extra tensors of a state tuple are ignored.
+                    states = [s.unsqueeze(0) if unbatched else s for s in _state_list(hx)[: spec.num_states]]
                 result = step(x, tuple(states), weights)
                 result = [r.squeeze(0) for r in result] if unbatched else list(result)
                 return tuple(result) if spec.num_states == 2 else result[0]

@@ -7,7 +7,6 @@ layout (a transposed or strided view, an expanded or offset one), so the referen
 values in its own layout and gradients are taken with respect to the leaves.
 """
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -55,10 +54,6 @@ def apply_layout(tensor: Tensor, layout: str) -> Tensor:
     if layout == "expanded":
         return tensor[:1].expand(tensor.shape)
     raise ValueError(f"unknown layout {layout}")
-
-
-def is_floating(dtype: torch.dtype) -> bool:
-    return dtype.is_floating_point
 
 
 @dataclass
@@ -291,11 +286,3 @@ def to_meta(value: Any) -> Any:
         return [to_meta(item) for item in value]
     return value
 
-
-def describe_error(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
-
-
-def nan_to_none(value: float) -> Optional[float]:
-    return None if isinstance(value, float) and math.isnan(value) else value

@@ -296,6 +296,28 @@ class RNNBase(Module):
             *self._operator_options(),
         )
 
+    def _check_state_before_permuting(self, hx: State, batch: int, sorted_indices: Optional[Tensor]) -> None:
+        """A state that the packed order cannot index fails there in torch.nn, with index_select's
+        words ("INDICES element is out of DATA bounds", "Dimension out of range", "self indexing
+        axis dim should be positive"): the same exception types here, with messages that name the
+        state."""
+        if sorted_indices is None:
+            return
+        tensors = self._split_state(hx)
+        for index, tensor in enumerate(tensors):
+            if not isinstance(tensor, Tensor):
+                continue
+            name = "hx" if len(tensors) == 1 else f"hx[{index}]"
+            if tensor.dim() < 2:
+                raise IndexError(
+                    f"{self._name_in_errors}: expected {name} to be 3-D for packed input, got a {tensor.dim()}-D tensor"
+                )
+            if tensor.size(1) < batch:
+                raise RuntimeError(
+                    f"{self._name_in_errors}: expected {name} to hold the packed input's {batch} sequences "
+                    f"(dimension 1), got shape {list(tensor.shape)}"
+                )
+
     def _check_packed_args(self, data: Tensor, hx: State, batch_sizes: Tensor, batch: int) -> None:
         """Check packed input of ``batch`` sequences and the (sorted) initial state before the
         operator runs, as torch.nn.GRU and torch.nn.RNN do."""
@@ -421,6 +443,7 @@ class RNNBase(Module):
         else:
             # The user orders the initial state like the original batch; the kernel wants the
             # packed order (longest sequence first).
+            self._check_state_before_permuting(hx, batch, sorted_indices)
             hx = self.permute_hidden(hx, sorted_indices)
         self._check_packed_args(data, hx, batch_sizes, batch)
         self._check_scalar_args()

@@ -733,6 +733,22 @@ def test_lstm_packed_state_errors(make_args: Callable[[], Any], message: str) ->
     assert isinstance(error, RuntimeError) and message in str(error)
 
 
+@families()
+@pytest.mark.parametrize("state_shape", [(1, 1, H), (1, 0, H), (H,)], ids=["fewer", "none", "1d"])
+def test_packed_unsorted_state_that_cannot_be_reordered_names_the_state(family: Family, state_shape) -> None:
+    """torch.nn reorders the state into the packed order first and fails in index_select, whose
+    words name nothing ("index out of range in self"); ours raises the same type and names the
+    state (found by fuzzing)."""
+    reference, ours = family.pair()
+    packed = _packed((2, SEQ_LEN), False)
+    state = torch.randn(*state_shape)
+    hx = (state, state) if family.is_lstm else state
+    expected, actual = raised_by(lambda: reference(packed, hx)), raised_by(lambda: ours(packed, hx))
+    assert type(actual) is type(expected), (actual, expected)
+    name = "hx[0]" if family.is_lstm else "hx"
+    assert f"expected {name} to" in str(actual) and ("3-D" in str(actual) or "2 sequences" in str(actual))
+
+
 @families(SINGLE_STATE_FAMILIES[:2])
 @pytest.mark.parametrize("kind", ["batched", "packed"])
 def test_positional_proj_size_fails_in_forward_like_nn(family: Family, kind: str) -> None:
