@@ -303,6 +303,8 @@ class RNNBase(Module):
         state."""
         if sorted_indices is None:
             return
+        if len(self._state_features()) > 1 and not isinstance(hx, (tuple, list)):
+            return  # a tensor where a pair belongs: permute_hidden says so, as torch.nn fails there
         tensors = self._split_state(hx)
         for index, tensor in enumerate(tensors):
             if not isinstance(tensor, Tensor):
@@ -639,6 +641,19 @@ class LSTM(RNNBase):
                         f"{state.dim()}-D tensor (Dimension out of range reading its size(2))"
                     )
                 state.size(2)
+
+    def permute_hidden(self, hx: State, permutation: Optional[Tensor]) -> State:
+        if permutation is None or isinstance(hx, (tuple, list)):
+            return super().permute_hidden(hx, permutation)
+        # torch.nn reorders hx[0], then reads hx[1]: a tensor where the pair (h_0, c_0) belongs
+        # fails there with IndexError or RuntimeError by its sizes. The same types here, saying
+        # what is wrong.
+        try:
+            return (hx[0].index_select(1, permutation), hx[1].index_select(1, permutation))
+        except (IndexError, RuntimeError) as error:
+            raise type(error)(
+                f"{self._name_in_errors}: expected hx to be a tuple (h_0, c_0), got a {type(hx).__name__} ({error})"
+            ) from error
 
     def get_expected_cell_size(self, input: Tensor, batch_sizes: Optional[Tensor]) -> Tuple[int, int, int]:
         """Shape ``(D * num_layers, N, hidden_size)`` the cell state ``c`` must have for ``input``."""

@@ -624,7 +624,6 @@ LSTM_STATE_ERRORS: Dict[str, ForwardCase] = {
     "hx_one_tuple": ({}, lambda: (X, (torch.randn(1, 2, H),))),
     "hx_three_tuple": ({}, lambda: (X, (torch.randn(1, 2, H),) * 3)),
     "hx_with_none": ({}, lambda: (X, (torch.randn(1, 2, H), None))),
-    "packed_unsorted_single_tensor": ({}, lambda: (_packed((2, SEQ_LEN), False), torch.randn(1, 2, 5))),
 }
 SINGLE_STATE_ERRORS: Dict[str, ForwardCase] = {
     "h0_features": ({}, lambda: (X, torch.randn(1, 2, 6))),
@@ -690,6 +689,9 @@ LSTM_ERRORS_SAME_TYPE: Dict[str, ForwardCase] = {
     "packed_h0_features": ({}, lambda: (_packed(), _states(1, 2, 6, H))),
     # nn: IndexError "Dimension out of range" from ATen; ours the same type, naming the state.
     "packed_states_2d": ({}, lambda: (_packed(), _states(1, None, H, H))),
+    # nn: index_select's IndexError or RuntimeError by the sizes; ours the same, saying hx is no pair.
+    "packed_unsorted_single_tensor": ({}, lambda: (_packed((2, SEQ_LEN), False), torch.randn(1, 2, 5))),
+    "packed_unsorted_single_narrow_tensor": ({}, lambda: (_packed((2, SEQ_LEN), False), torch.randn(1, 2, 1))),
 }
 SINGLE_STATE_ERRORS_SAME_TYPE: Dict[str, ForwardCase] = {
     "h0_dtype": ({}, lambda: (X, torch.randn(1, 2, H, dtype=torch.float64))),
@@ -708,6 +710,12 @@ def test_forward_errors_match_nn_type(
     reference, ours = family.pair(**module_kwargs)
     args = make_args()
     assert_same_error(lambda: reference(*args), lambda: ours(*args), compare_message=False)
+
+
+def test_lstm_packed_unsorted_single_tensor_state_says_so() -> None:
+    _, ours = LSTM.pair()
+    error = raised_by(lambda: ours(_packed((2, SEQ_LEN), False), torch.randn(1, 2, H)))
+    assert "LSTM: expected hx to be a tuple (h_0, c_0), got a Tensor" in str(error)
 
 
 def test_lstm_packed_2d_state_names_the_state() -> None:
