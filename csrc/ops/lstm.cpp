@@ -370,18 +370,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layers(
   layout.num_layers = num_layers;
   layout.directions = bidirectional ? 2 : 1;
   layout.projected = hx[0].sym_size(2) != hx[1].sym_size(2);
-  if (layout.projected) {
-    // As ATen, states of different widths mean a projection; when params fit the layout without
-    // one, more likely a state has the wrong width: name both.
-    RnnParamLayout plain = layout;
-    plain.projected = false;
-    TORCH_CHECK(static_cast<int64_t>(params.size()) != plain.total(), op, ": hx[0] has ",
-                hx[0].sym_size(2), " features and hx[1] ", hx[1].sym_size(2),
-                ", which means a projection (proj_size ", hx[0].sym_size(2),
-                "), but params hold ", describe_param_count(plain),
-                ", the layout without one; with a projection they hold ",
-                describe_param_count(layout), ". Without a projection both states have ",
-                "hidden_size features");
+  // As ATen, states of different widths mean a projection. Where the params say otherwise, a
+  // state more likely has the wrong width: name the states, not only the params.
+  RnnParamLayout other = layout;
+  other.projected = !layout.projected;
+  TORCH_CHECK(static_cast<int64_t>(params.size()) != other.total(), op, ": hx[0] has ",
+              hx[0].sym_size(2), " features and hx[1] ", hx[1].sym_size(2), ", which means ",
+              layout.projected ? "a projection" : "no projection", ": expected params to hold ",
+              describe_param_count(layout), ", got ", params.size(), ", the count ",
+              layout.projected ? "without" : "with",
+              " one (with a projection hx[0] has proj_size features, else hidden_size as hx[1])");
+  if (layout.projected && params.size() > 1 && params[1].defined() && params[1].dim() == 2) {
+    // weight_hh_l0 [4H, R] reads h: its width is the projection size.
+    TORCH_CHECK(params[1].sym_size(1) == hx[0].sym_size(2), op, ": hx[0] has ", hx[0].sym_size(2),
+                " features but weight_hh_l0 takes ", params[1].sym_size(1),
+                " (the projection size): expected hx[0] of shape ",
+                format_sizes(std::vector<c10::SymInt>{hx[0].sym_size(0), hx[0].sym_size(1),
+                                                      params[1].sym_size(1)}),
+                ", got ", format_sizes(hx[0].sym_sizes()));
   }
   const std::vector<at::Tensor> results = run_layers(
       op, x, batch_sizes.has_value(), states, params, layout, dropout, train, hx[0].sym_size(2),

@@ -424,6 +424,18 @@ def test_states_of_different_widths_with_plain_params_name_both():
         ops.lstm.input(**call)
 
 
+def test_projected_state_of_the_wrong_width_is_named():
+    """A projected LSTM's h of the wrong width: the message names hx[0] and the width weight_hh
+    reads, and a state as wide as c with weight_hr in params says no projection (found by
+    fuzzing: they blamed weight_hh_l0's shape, or the params count)."""
+    params = lstm_flat_params(3, 4, 1, True, False, proj_size=2, dtype=torch.float32, requires_grad=False)
+    x = torch.randn(5, 2, 3)
+    with pytest.raises(RuntimeError, match=r"hx\[0\] has 3 features but weight_hh_l0 takes 2 \(the projection size\)"):
+        ops.lstm.input(x, [torch.zeros(1, 2, 3), torch.zeros(1, 2, 4)], params, True, 1, 0.0, False, False, False)
+    with pytest.raises(RuntimeError, match=r"hx\[0\] has 4 features and hx\[1\] 4, which means no projection"):
+        ops.lstm.input(x, [torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)], params, True, 1, 0.0, False, False, False)
+
+
 BAD_PACKED = {
     "increasing": ([2, 3], "non-increasing"),
     "zero": ([3, 0], "positive"),

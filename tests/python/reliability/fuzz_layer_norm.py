@@ -15,6 +15,7 @@ from fuzz_support import (
     LAYOUTS,
     Tensors,
     assert_close,
+    assert_gradient,
     assert_same_shapes,
     attempt,
     check_raises,
@@ -178,7 +179,7 @@ class LayerNormCase:
                 if grad is not None and grad.numel() and bool(grad.any()):
                     fail(f"gradient of {name}: computed though not asked for")
                 continue
-            assert_close(grad, e, self.dtype, f"gradient of {name}")
+            assert_gradient(grad, e, self.dtype, f"gradient of {name}")
         return "matched"
 
     def _mutated(self, arguments: List[Any]) -> Tuple[List[Any], Tuple[str, ...]]:

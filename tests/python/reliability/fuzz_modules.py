@@ -271,7 +271,8 @@ class ModuleCase:
             else:
                 batch, time_major = x.shape[0 if ours.batch_first else 1], x.transpose(0, 1) if ours.batch_first else x
             rows = 1 if batch is None else batch
-            states = _state_list(hx) if hx is not None else [
+            # As torch.nn (packed input), extra tensors of a state tuple are ignored.
+            states = _state_list(hx)[: spec.num_states] if hx is not None else [
                 time_major.new_zeros(ours.num_layers * D, rows, H) for _ in range(spec.num_states)]
             if batch is None and hx is not None:
                 states = [s.unsqueeze(1) for s in states]

@@ -34,6 +34,7 @@ from fuzz_support import (
     LAYOUTS,
     TensorPair,
     assert_close,
+    assert_gradient,
     Tensors,
     assert_same_results,
     assert_same_shapes,
@@ -598,7 +599,7 @@ class SequenceCase:
             if index == 0 and not self._need_grad_input():
                 _check_no_grad_input(a)
                 continue
-            assert_close(a, e, self.dtype, f"gradient of {name}")
+            assert_gradient(a, e, self.dtype, f"gradient of {name}")
         return "matched"
 
     def _mutated_halves(self, call: SequenceCall) -> Any:
