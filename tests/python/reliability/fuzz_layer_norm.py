@@ -14,6 +14,7 @@ from fuzz_support import (
     FLOATING,
     LAYOUTS,
     Tensors,
+    Yardstick,
     assert_close,
     assert_gradient,
     assert_same_shapes,
@@ -143,8 +144,11 @@ class LayerNormCase:
         result, error = attempt(lambda: ops.layer_norm(*self.arguments("ours")))
         if error is not None:
             fail(f"raised {type(error).__name__}: {error}")
+        yardstick = None
+        if self.dtype == torch.float32:
+            yardstick = Yardstick(torch.layer_norm(*self.arguments("yardstick")), self.tensors.yardstick_leaves)
         compare_forward_backward(result, expected, self.tensors.our_leaves, self.tensors.reference_leaves,
-                                 self.tensors.names, self.dtype, self.config["seed"])
+                                 self.tensors.names, self.dtype, self.config["seed"], yardstick)
         return "matched"
 
     def _run_halves(self) -> str:

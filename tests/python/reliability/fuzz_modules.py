@@ -33,6 +33,7 @@ from fuzz_support import (
     LAYOUTS,
     TensorPair,
     Tensors,
+    Yardstick,
     attempt,
     check_raises,
     compare_forward_backward,
@@ -225,19 +226,31 @@ class ModuleCase:
         oracle = getattr(nn, self.spec.oracle)(*self._args(), **kwargs).to(self.dtype)
         return oracle.train(self.config["training"])
 
-    def _reference(self) -> Tuple[Callable[..., Any], List[Tensor]]:
-        """A float64 function of (input, hx) with the module's results, and its parameters in the
-        order of ours' named_parameters()."""
+    def _reference(self, dtype: torch.dtype = torch.float64) -> Tuple[Callable[..., Any], List[Tensor]]:
+        """A function of (input, hx) in ``dtype`` with the module's results (float64: the
+        reference; float32: its yardstick), and its parameters in the order of ours'
+        named_parameters()."""
         names = [name for name, _ in self.ours.named_parameters()]
         if self.spec.twin is not None:
             kwargs = _nn_kwargs(self.spec, self.config)
-            twin = getattr(nn, self.spec.twin)(*self._args(), **kwargs, dtype=torch.float64)
-            twin.load_state_dict({key: value.double() for key, value in self.ours.state_dict().items()})
+            twin = getattr(nn, self.spec.twin)(*self._args(), **kwargs, dtype=dtype)
+            twin.load_state_dict({key: value.to(dtype) for key, value in self.ours.state_dict().items()})
             twin.train(self.config["training"])
             parameters = dict(twin.named_parameters())
             return twin, [parameters[name] for name in names]
-        leaves = [p.detach().double().requires_grad_() for p in self.ours.parameters()]
+        leaves = [p.detach().to(dtype).requires_grad_() for p in self.ours.parameters()]
         return self._plain(dict(zip(names, leaves))), leaves
+
+    def _yardstick(self, x: TensorPair, states: List[TensorPair], make_input: Callable[[Tensor], Any]
+                   ) -> Optional[Yardstick]:
+        """The reference in float32 on the float32 values (None for other dtypes, or where it
+        cannot run: ATen's float32 LSTM refuses zero hidden units)."""
+        if x.yardstick is None:
+            return None
+        reference, parameters = self._reference(torch.float32)
+        arguments, _ = self._mutated(x.yardstick, [s.yardstick for s in states], make_input)
+        result, error = attempt(lambda: reference(*arguments))
+        return None if error is not None else Yardstick(result, [*self.tensors.yardstick_leaves, *parameters])
 
     def _plain(self, parameters: Dict[str, Tensor]) -> Callable[..., Any]:
         spec, config = self.spec, self.config
@@ -383,7 +396,7 @@ class ModuleCase:
         compare_forward_backward(result, expected, [*self.tensors.our_leaves, *self.ours.parameters()],
                                  [*self.tensors.reference_leaves, *parameters],
                                  [*self.tensors.names, *(name for name, _ in self.ours.named_parameters())],
-                                 self.dtype, self.config["seed"])
+                                 self.dtype, self.config["seed"], self._yardstick(x, states, make_input))
         return "matched"
 
     def _crashes_torch_nn(self, args: Tuple[Any, ...]) -> bool:

@@ -33,6 +33,7 @@ from fuzz_support import (
     FLOATING,
     LAYOUTS,
     TensorPair,
+    Yardstick,
     assert_close,
     assert_gradient,
     Tensors,
@@ -454,6 +455,7 @@ class SequenceCase:
                 batch_first=config["batch_first"], eps=config["eps"], layer_option=family.layer_option or
                 ((config["eps"],) if family.layer_normalized else ()), b_ih=pick(b_ih), b_hh=pick(b_hh))
 
+        self.yardstick_call = call("yardstick") if x.yardstick is not None else None
         return call("ours"), call("reference"), names
 
     # --- the verdict ------------------------------------------------------------------------------
@@ -523,8 +525,16 @@ class SequenceCase:
             finite(result)
             return "dropout: shapes matched"
         compare_forward_backward(result, expected, self.tensors.our_leaves, self.tensors.reference_leaves,
-                                 self.tensors.names, self.dtype, config["seed"])
+                                 self.tensors.names, self.dtype, config["seed"], self._yardstick())
         return "matched"
+
+    def _yardstick(self) -> Optional[Yardstick]:
+        """The reference on the float32 values in float32 (None when it cannot run there: ATen's
+        float32 LSTM refuses zero hidden units)."""
+        if self.yardstick_call is None:
+            return None
+        result, error = attempt(lambda: self._call_reference(self.yardstick_call))
+        return None if error is not None else Yardstick(result, self.tensors.yardstick_leaves)
 
     def _on_meta(self, call: SequenceCall) -> SequenceCall:
         fields = dict(call.__dict__)

@@ -58,10 +58,13 @@ def apply_layout(tensor: Tensor, layout: str) -> Tensor:
 
 @dataclass
 class TensorPair:
-    """One argument tensor: ``ours`` (the case's dtype and layout) and ``reference`` (float64)."""
+    """One argument tensor: ``ours`` (the case's dtype and layout), ``reference`` (float64) and,
+    for a float32 case, ``yardstick``: the same float32 values for the reference run in float32,
+    whose distance from float64 measures how much rounding the problem itself amplifies."""
 
     ours: Tensor
     reference: Tensor
+    yardstick: Optional[Tensor] = None
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Tensors:
     generator: torch.Generator = field(init=False)
     our_leaves: List[Tensor] = field(default_factory=list)
     reference_leaves: List[Tensor] = field(default_factory=list)
+    yardstick_leaves: List[Tensor] = field(default_factory=list)
     names: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -95,13 +99,17 @@ class Tensors:
         values = self.values(shape, kind, scale)
         ours = values.to(self.dtype)
         reference = ours.double()
+        yardstick = ours.clone() if self.dtype == torch.float32 else None
         if self.requires_grad and grad:
             ours.requires_grad_()
             reference.requires_grad_()
             self.our_leaves.append(ours)
             self.reference_leaves.append(reference)
             self.names.append(name)
-        return TensorPair(apply_layout(ours, layout), apply_layout(reference, layout))
+            if yardstick is not None:
+                self.yardstick_leaves.append(yardstick.requires_grad_())
+        return TensorPair(apply_layout(ours, layout), apply_layout(reference, layout),
+                          None if yardstick is None else apply_layout(yardstick, layout))
 
 
 # --- verdicts ---------------------------------------------------------------------------------------
@@ -176,8 +184,11 @@ def tolerance(dtype: torch.dtype, scale: float) -> Dict[str, float]:
     return dict(rtol=relative, atol=relative * scale)
 
 
-def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], dtype: torch.dtype, what: str) -> None:
-    """``actual`` (ours, in ``dtype``; None counts as zeros) against the float64 ``expected``."""
+def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], dtype: torch.dtype, what: str,
+                 yardstick: Optional[Tensor] = None) -> None:
+    """``actual`` (ours, in ``dtype``; None counts as zeros) against the float64 ``expected``;
+    with a ``yardstick`` (the reference computed in ``dtype``), within four times its distance
+    from ``expected`` too: a problem that amplifies rounding does so for every implementation."""
     if expected is None and actual is None:
         return
     if expected is None or actual is None:
@@ -197,18 +208,26 @@ def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], dtype: to
         return
     finite = expected[torch.isfinite(expected)]
     scale = max(1.0, finite.abs().max().item()) if finite.numel() else 1.0
+    limits = tolerance(dtype, scale)
+    if yardstick is not None and yardstick.shape == expected.shape and expected.numel():
+        spread = (yardstick.detach().double() - expected.detach()).abs().nan_to_num(0.0).max().item()
+        limits["atol"] = max(limits["atol"], 4 * spread)
     try:
-        torch.testing.assert_close(actual.double(), expected.double(), equal_nan=True, **tolerance(dtype, scale))
+        torch.testing.assert_close(actual.double(), expected.double(), equal_nan=True, **limits)
     except AssertionError as error:
         fail(f"{what}: {error}")
 
 
-def assert_same_results(actual: Any, expected: Any, dtype: torch.dtype, what: str = "output") -> None:
+def assert_same_results(actual: Any, expected: Any, dtype: torch.dtype, what: str = "output",
+                        yardstick: Any = None) -> None:
     flat_actual, flat_expected = flatten(actual, what), flatten(expected, what)
     if [path for path, _ in flat_actual] != [path for path, _ in flat_expected]:
         fail(f"{what}: structure {[p for p, _ in flat_actual]}, expected {[p for p, _ in flat_expected]}")
-    for (path, a), (_, e) in zip(flat_actual, flat_expected):
-        assert_close(a, e, dtype, path)
+    flat_yardstick = [t for _, t in flatten(yardstick, what)] if yardstick is not None else []
+    if len(flat_yardstick) != len(flat_expected):
+        flat_yardstick = [None] * len(flat_expected)
+    for (path, a), (_, e), y in zip(flat_actual, flat_expected, flat_yardstick):
+        assert_close(a, e, dtype, path, y)
 
 
 def assert_same_shapes(actual: Any, expected: Any, dtype: torch.dtype, what: str = "output") -> None:
@@ -249,11 +268,20 @@ def gradients(result: Any, leaves: Sequence[Tensor], weights: Sequence[Tensor]) 
     return list(torch.autograd.grad(list(outputs), list(leaves), list(grads), allow_unused=True))
 
 
+@dataclass
+class Yardstick:
+    """The reference's results computed in float32, and its float32 leaves (in the order of the
+    compared leaves)."""
+
+    result: Any
+    leaves: Sequence[Tensor]
+
+
 def compare_forward_backward(ours: Any, reference: Any, our_leaves: Sequence[Tensor],
                              reference_leaves: Sequence[Tensor], names: Sequence[str], dtype: torch.dtype,
-                             seed: int) -> None:
+                             seed: int, yardstick: Optional[Yardstick] = None) -> None:
     """Outputs, then the gradients of a random weighted sum of the outputs for every leaf."""
-    assert_same_results(ours, reference, dtype)
+    assert_same_results(ours, reference, dtype, yardstick=None if yardstick is None else yardstick.result)
     expected_outputs = floating_outputs(reference)
     if not reference_leaves or not expected_outputs:
         return
@@ -262,17 +290,22 @@ def compare_forward_backward(ours: Any, reference: Any, our_leaves: Sequence[Ten
         fail(f"{len(floating_outputs(ours))} differentiable outputs, expected {len(expected_outputs)}")
     expected = gradients(reference, reference_leaves, weights)
     actual = gradients(ours, our_leaves, weights)
-    for name, a, e in zip(names, actual, expected):
-        assert_gradient(a, e, dtype, f"gradient of {name}")
+    yardsticks: List[Optional[Tensor]] = [None] * len(expected)
+    if yardstick is not None and len(yardstick.leaves) == len(reference_leaves) \
+            and len(floating_outputs(yardstick.result)) == len(expected_outputs):
+        yardsticks = gradients(yardstick.result, yardstick.leaves, weights)
+    for name, a, e, y in zip(names, actual, expected, yardsticks):
+        assert_gradient(a, e, dtype, f"gradient of {name}", y)
 
 
-def assert_gradient(actual: Optional[Tensor], expected: Optional[Tensor], dtype: torch.dtype, what: str) -> None:
+def assert_gradient(actual: Optional[Tensor], expected: Optional[Tensor], dtype: torch.dtype, what: str,
+                    yardstick: Optional[Tensor] = None) -> None:
     """:func:`assert_close`, but for bfloat16 only shapes, dtypes and finiteness: a gradient
     through ReLU's kink or a layer norm of a near-constant row moves by its whole magnitude when
     an input moves by bfloat16's rounding (float64 shows the same for a 2^-8 perturbation), so
     no tolerance separates rounding from error. bfloat16's accuracy is test_precision.py's."""
     if dtype != torch.bfloat16 or actual is None or expected is None:
-        assert_close(actual, expected, dtype, what)
+        assert_close(actual, expected, dtype, what, yardstick)
         return
     if tuple(actual.shape) != tuple(expected.shape) or actual.dtype != dtype:
         fail(f"{what}: {tuple(actual.shape)} {actual.dtype}, expected {tuple(expected.shape)} {dtype}")
