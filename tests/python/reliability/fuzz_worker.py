@@ -24,8 +24,10 @@ import faulthandler
 import json
 import os
 import sys
+import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +36,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]  # the cases, and the shared refere
 import torch  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, note, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 
 import torch_ext  # noqa: E402, F401  (registers the ops)
 from fuzz_layer_norm import layer_norm_configs, run_layer_norm  # noqa: E402
@@ -41,41 +44,42 @@ from fuzz_modules import constructor_configs, module_configs, run_constructor, r
 from fuzz_ops import SequenceCase, sequence_configs  # noqa: E402
 from fuzz_support import CaseFailure  # noqa: E402
 
-# Target name -> (strategy of configurations, runner of one configuration). The weights say how
-# often each is drawn.
-Runner = Callable[[Dict[str, Any]], str]
-TARGETS: Dict[str, Any] = {
-    "op": (sequence_configs(), lambda config: SequenceCase(config).run(), 6),
-    "layer_norm": (layer_norm_configs(), run_layer_norm, 1),
-    "module": (module_configs(), run_module, 3),
-    "constructor": (constructor_configs(), run_constructor, 1),
+@dataclass(frozen=True)
+class Target:
+    """What an example may call: its configurations, how one runs (returning the kind of
+    outcome, raising CaseFailure on a bad one), and how often it is drawn against the others."""
+
+    configs: st.SearchStrategy
+    run: Callable[[Dict[str, Any]], str]
+    weight: int
+
+
+TARGETS: Dict[str, Target] = {
+    "op": Target(sequence_configs(), lambda config: SequenceCase(config).run(), 6),
+    "layer_norm": Target(layer_norm_configs(), run_layer_norm, 1),
+    "module": Target(module_configs(), run_module, 3),
+    "constructor": Target(constructor_configs(), run_constructor, 1),
 }
 
 
 def run_config(config: Dict[str, Any]) -> str:
-    """Runs one configuration; returns the outcome's kind, raises CaseFailure on a bad one."""
-    runner = TARGETS[config["target"]][1]
+    """Runs one configuration (warnings silenced: torch.nn's, for a dropout with one layer)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return runner(config)
+        return TARGETS[config["target"]].run(config)
 
 
 def case_label(config: Dict[str, Any]) -> str:
-    parts = [config["target"]]
-    for key in ("family", "form", "module", "op"):
-        if key in config:
-            parts.append(str(config[key]))
-    if config.get("mutation"):
-        parts.append(f"mutation={config['mutation']}")
-    return " ".join(parts)
+    """"op lstm data", "module GRU", ...: what the summary counts outcomes of."""
+    return " ".join([config["target"], *(str(config[key]) for key in ("family", "form", "module") if key in config)])
 
 
 def fuzz(examples: int, seed_value: int, targets: Sequence[str], shrink: bool, verbose: bool) -> int:
     """Runs ``examples`` hypothesis examples; returns the exit status."""
     counts: "collections.Counter[str]" = collections.Counter()
     started = [0]
-    weighted = [name for name in targets for _ in range(TARGETS[name][2])]
-    strategy = st.sampled_from(weighted).flatmap(lambda name: TARGETS[name][0])
+    weighted = [name for name in targets for _ in range(TARGETS[name].weight)]
+    strategy = st.sampled_from(weighted).flatmap(lambda name: TARGETS[name].configs)
 
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
 
@@ -97,7 +101,7 @@ def fuzz(examples: int, seed_value: int, targets: Sequence[str], shrink: bool, v
         print(f"case {started[0]}: {line}", flush=True)
         note(f"replay: python {os.path.relpath(__file__)} --case '{line}'")
         outcome = run_config(config)
-        counts[f"{case_label(config).split(' mutation=')[0]}: {outcome}"] += 1
+        counts[f"{case_label(config)}: {outcome}"] += 1
         if verbose:
             print(f"  -> {outcome}", flush=True)
 
@@ -146,7 +150,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     unknown = [name for name in targets if name not in TARGETS]
     if unknown:
         parser.error(f"unknown targets {unknown}; choose from {list(TARGETS)}")
-    return fuzz(args.examples, args.seed, targets, not args.no_shrink, args.verbose)
+    with tempfile.TemporaryDirectory(prefix="torch_ext_fuzz_") as home:
+        # Hypothesis keeps caches under its home directory even without a database: not in the
+        # working tree.
+        set_hypothesis_home_dir(home)
+        return fuzz(args.examples, args.seed, targets, not args.no_shrink, args.verbose)
 
 
 if __name__ == "__main__":
