@@ -8,7 +8,7 @@ import torch
 from hypothesis import strategies as st
 from torch import Tensor
 
-from fuzz_ops import _converted, _reshaped, sizes_or_zero
+from fuzz_ops import WIDE_SIZES, _converted, _reshaped, sizes_or_zero
 from fuzz_support import (
     DTYPES,
     FLOATING,
@@ -46,7 +46,8 @@ LAYER_NORM_MUTATIONS: Dict[str, Tuple[Tuple[str, ...], str]] = {
 def layer_norm_configs(draw: Draw) -> Dict[str, Any]:
     form = draw(st.sampled_from(["op", "halves"]))
     dims = draw(st.integers(1, 4))
-    shape = draw(st.lists(sizes_or_zero(4), min_size=dims, max_size=dims))
+    shape = draw(st.lists(sizes_or_zero(4), min_size=dims - 1, max_size=dims - 1))
+    shape.append(draw(sizes_or_zero(4, wide=WIDE_SIZES)))  # the features: past the vector width too
     config: Dict[str, Any] = {
         "target": "layer_norm",
         "form": form,

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import torch_ext
-from fuzz_ops import _converted
+from fuzz_ops import WIDE_SIZES, _converted, sizes_or_zero
 from fuzz_support import (
     DTYPES,
     FLOATING,
@@ -126,8 +126,8 @@ def module_configs(draw: Draw) -> Dict[str, Any]:
         config["eps"] = draw(st.sampled_from([1e-5, 1e-3, 0.5]))
     else:
         config.update(
-            I=draw(st.integers(1, 4)),
-            H=draw(st.integers(1, 4)),
+            I=draw(sizes_or_zero(4, wide=WIDE_SIZES).map(lambda size: size or 1)),
+            H=draw(sizes_or_zero(4, wide=WIDE_SIZES).map(lambda size: size or 1)),
             B=draw(st.integers(1, 3)),
             bias=draw(st.booleans()),
             with_hx=draw(st.booleans()),

@@ -196,10 +196,23 @@ SEQUENCE_MUTATIONS: Dict[str, Tuple[Tuple[str, ...], str]] = {
 }
 
 
-def sizes_or_zero(largest: int = 5) -> st.SearchStrategy[int]:
-    """1 to ``largest``, and 0 one time in ten (``st.one_of`` with ``st.just(0)`` would draw 0 half
-    the time)."""
-    return st.integers(0, 9 * largest).map(lambda value: 0 if value == 0 else 1 + value % largest)
+# Sizes past the kernels' vector width (8 or 16 float lanes) and 32-unit blocks, so that their
+# main loops run and not only their tails.
+WIDE_SIZES = (16, 17, 33)
+
+
+def sizes_or_zero(largest: int = 5, wide: Sequence[int] = ()) -> st.SearchStrategy[int]:
+    """1 to ``largest`` mostly; 0 one time in ten, and with ``wide`` one of those one time in ten
+    (``st.one_of`` would draw each branch half the time)."""
+
+    def size(value: int) -> int:
+        if value < 10:
+            return 0
+        if value < 20 and wide:
+            return wide[value % len(wide)]
+        return 1 + value % largest
+
+    return st.integers(0, 99).map(size)
 
 
 @st.composite
@@ -217,8 +230,8 @@ def sequence_configs(draw: Draw, families: Sequence[str] = tuple(FAMILIES)) -> D
         "packed": packed,
         "T": draw(st.integers(1, 4)),
         "B": draw(st.integers(0 if not packed else 1, 3)),
-        "I": draw(sizes_or_zero()),
-        "H": draw(sizes_or_zero()),
+        "I": draw(sizes_or_zero(wide=WIDE_SIZES)),
+        "H": draw(sizes_or_zero(wide=WIDE_SIZES)),
         "P": 0,
         "num_layers": draw(st.integers(1, 3)) if form in ("input", "data") else 1,
         "bidirectional": form != "cell" and draw(st.booleans()),
