@@ -102,6 +102,9 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
   const int64_t R = states.state_size;
   const int64_t B = seq.batch;
   const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
+  if (gate_rows == 0 || R == 0) {
+    return;  // ∂L/∂W_hh is empty; an empty state's rows have no storage (null) to gather from
+  }
   if (seq.uniform) {
     // All steps but the first processed read the outputs of a neighbouring step, one contiguous
     // block of rows; the first processed step read h_0.

@@ -95,6 +95,9 @@ std::vector<LstmCase> lstm_cases() {
   add("packed_no_biases", config(3, 5, 0, 1, true, false), 0, 0)->lengths = {3, 2, 2};
   add("packed_equal_lengths", config(3, 5, 0, 1, true), 0, 0)->lengths = {3, 3};
   add("packed_single_sequence", config(3, 20, 4, 1, true), 0, 0)->lengths = {4};
+  // No hidden units: the backward's weight gradients are empty and the states have no storage
+  // (found by `make sanitize`: the packed backward passed memcpy a null pointer).
+  add("packed_no_hidden_units", config(3, 0, 0, 1, true), 0, 0)->lengths = {3, 1};
   std::vector<int64_t> many_lengths;
   for (int64_t k = 0; k < 48; ++k) {
     many_lengths.push_back(4 - k / 12);  // 12 sequences each of lengths 4, 3, 2, 1

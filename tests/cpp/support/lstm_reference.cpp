@@ -32,7 +32,9 @@ std::vector<std::vector<int64_t>> lstm_param_shapes(const LstmConfig& config) {
 
 std::vector<at::Tensor> make_lstm_params(const LstmConfig& config, at::ScalarType dtype,
                                          bool requires_grad) {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(config.hidden_size));
+  // No hidden units, no weights to draw: any finite bound.
+  const double bound =
+      config.hidden_size > 0 ? 1.0 / std::sqrt(static_cast<double>(config.hidden_size)) : 1.0;
   std::vector<at::Tensor> params;
   for (const std::vector<int64_t>& shape : lstm_param_shapes(config)) {
     at::Tensor param = at::empty(shape, at::TensorOptions().dtype(dtype)).uniform_(-bound, bound);

@@ -150,6 +150,9 @@ std::vector<RecurrenceCase> recurrence_cases(Cell cell) {
       3, 2};
   add("packed_equal_lengths", config(cell, 3, 5, 1, true), 0, 0)->lengths = {3, 3};
   add("packed_single_sequence", config(cell, 3, 20, 1, true), 0, 0)->lengths = {4};
+  // No hidden units: the backward's weight gradients are empty and the states have no storage
+  // (found by `make sanitize`: the packed backward passed memcpy a null pointer).
+  add("packed_no_hidden_units", config(cell, 3, 0, 1, true), 0, 0)->lengths = {3, 1};
   // Enough work per step for the kernels to split the hidden units (in blocks of 32, the last one
   // partial) between threads: 72 and 66 units, 100 rows.
   add("many_rows", config(cell, 4, 72, 1, true), 2, 100);

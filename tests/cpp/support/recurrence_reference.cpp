@@ -28,7 +28,7 @@ std::vector<at::Tensor> make_recurrence_params(const RecurrenceConfig& config, a
                                                bool requires_grad) {
   const int64_t H = config.hidden_size;
   const int64_t G = config.gates();
-  const double bound = 1.0 / std::sqrt(static_cast<double>(H));
+  const double bound = H > 0 ? 1.0 / std::sqrt(static_cast<double>(H)) : 1.0;  // none to draw at 0
   const auto options = at::TensorOptions().dtype(dtype);
   std::vector<at::Tensor> params;
   for (int64_t layer = 0; layer < config.num_layers; ++layer) {
