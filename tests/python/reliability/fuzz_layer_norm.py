@@ -87,7 +87,8 @@ class LayerNormCase:
         self.normalized_shape = shape[len(shape) - config["normalized_dims"]:]
         # A spread-out input with an offset (layer norm removes it).
         self.input = t.pair("input", shape, config["input_layout"], scale=3.0)
-        self.weight = t.pair("weight", self.normalized_shape, config["weight_layout"], "gain") if config["weight"] else None
+        weight = config["weight"]
+        self.weight = t.pair("weight", self.normalized_shape, config["weight_layout"], "gain") if weight else None
         self.bias = t.pair("bias", self.normalized_shape, "contiguous") if config["bias"] else None
 
     def arguments(self, side: str) -> List[Any]:

@@ -9,8 +9,12 @@ recurrences of ``rnn_testing`` / ``layer_norm_rnn_testing`` over the module's ow
 while the ``torch.nn`` module of the same shapes (``nn.LSTM`` for ``LayerNormLSTM``, ...) says
 which calls are valid. A mutation (a wrong input dtype, rank or width, a state of the wrong
 shape, rank, structure or dtype, an empty batch or sequence) lets the torch.nn module decide: if
-it raises, ours raises the same exception type (for a namesake; its message may be clearer than an
-error from inside ATen's kernels); if not, ours matches. float16 modules are refused on purpose (documented), where torch.nn computes.
+it raises, ours raises the same exception type (for a namesake; its message may be clearer than
+an error from inside ATen's kernels); if not, ours matches. Three kinds of call are not put to
+torch.nn: those where it crashes (a cell's unbatched input with 2-D states; packed input to
+nn.LSTM with a state of the wrong shape or rank), or computes on regardless (packed input of the
+wrong width to nn.LSTM): ours must raise. float16 modules and mixed dtypes are refused on purpose
+(documented), where torch.nn computes.
 
 ``constructor`` cases call each module's constructor with drawn (often invalid) arguments next to
 its torch.nn namesake: both raise the same exception type, or both build the same parameters.
@@ -454,7 +458,8 @@ class ModuleCase:
                 dim = (choice // len(states)) % state.dim()
                 grown = torch.cat([state, state.narrow(dim, 0, 1) if state.shape[dim] else torch.zeros(
                     state.shape[:dim] + (1,) + state.shape[dim + 1:], dtype=state.dtype)], dim)
-                state = grown if (choice // 7) % 2 or state.shape[dim] == 0 else state.narrow(dim, 0, state.shape[dim] - 1)
+                shrunk = state.narrow(dim, 0, max(state.shape[dim] - 1, 0))
+                state = grown if (choice // 7) % 2 or state.shape[dim] == 0 else shrunk
             elif m == "hx_dims":
                 state = state.unsqueeze(0) if choice % 2 or state.dim() == 1 else state[0]
             else:

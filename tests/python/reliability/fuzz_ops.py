@@ -625,35 +625,33 @@ class SequenceCase:
         return "matched"
 
     def _mutated_halves(self, call: SequenceCall) -> Any:
-        """The halves with the configuration's mutation: of the saved tensors or an output's
-        gradient, or of the arguments of both halves (even choices) or the backward's alone."""
+        """The halves with the configuration's mutation: of a saved tensor (its shape or dtype) or
+        an output's gradient (its shape), or of the arguments of both halves (even choices) or of
+        the backward's alone (odd ones)."""
         clean = _detached(self.our_call)
-        mutated = _detached(call)
-        grads: List[Optional[Tensor]] = []
         with torch.no_grad():
-            visible = self._halves_forward_shapes(clean)
-        grads = [torch.ones_like(v) for v in visible]
+            grads: List[Optional[Tensor]] = [torch.ones_like(v) for v in self._halves_forward_shapes(clean)]
         choice = self.config["mutation_choice"]
-        mutate_saved = None
-        saved_names = ("output",) + SAVED[self.family.name]
         if self.mutation == "saved":
             # The reset-before GRU saves no hidden_n (an empty tensor its backward never reads).
-            mutable = len(saved_names) - (1 if self.family.name == "gru_reset_before" else 0)
+            mutable = len(SAVED[self.family.name]) + (0 if self.family.name == "gru_reset_before" else 1)
+            index, how = choice % mutable, choice // mutable
 
             def mutate_saved(saved: List[Tensor]) -> List[Tensor]:
                 saved = list(saved)
-                index = choice % mutable
-                if (choice // len(saved)) % 2:
-                    target = torch.float64 if saved[index].dtype != torch.float64 else torch.float32
-                    saved[index] = saved[index].to(target)
+                if how % 2:
+                    other = torch.float64 if saved[index].dtype != torch.float64 else torch.float32
+                    saved[index] = saved[index].to(other)
                 else:
-                    saved[index] = _reshaped(saved[index], choice // (2 * len(saved)))
+                    saved[index] = _reshaped(saved[index], how // 2)
                 return saved
+
             return self._halves(clean, clean, grads, mutate_saved)
         if self.mutation == "grad_shape":
             index = choice % len(grads)
             grads[index] = _reshaped(grads[index], choice // len(grads))
             return self._halves(clean, clean, grads)
+        mutated = _detached(call)
         return self._halves(mutated if choice % 2 == 0 else clean, mutated, grads)
 
     def _halves_keywords(self, keywords: Tuple[str, ...]) -> Tuple[str, ...]:

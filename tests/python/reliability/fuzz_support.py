@@ -142,8 +142,10 @@ def check_raises(error: Optional[BaseException], reference_error: Optional[BaseE
     """Our call failed as a bad call should: an allowed exception type (or the reference's own,
     or one of ``also``) with a clear message."""
     if error is None:
-        fail("the call succeeded; it should have raised" +
-             (f" (the reference raised {type(reference_error).__name__}: {reference_error})" if reference_error else ""))
+        because = ""
+        if reference_error is not None:
+            because = f" (the reference raised {type(reference_error).__name__}: {reference_error})"
+        fail("the call succeeded; it should have raised" + because)
     allowed = ALLOWED_ERRORS + also + ((type(reference_error),) if reference_error is not None else ())
     if not isinstance(error, allowed):
         fail(f"raised {type(error).__name__} ({error}); expected one of RuntimeError, ValueError, TypeError")
