@@ -186,11 +186,20 @@ def tolerance(dtype: torch.dtype, scale: float) -> Dict[str, float]:
     return dict(rtol=relative, atol=relative * scale)
 
 
+# How far ours may lie from float64, in multiples of the float32 reference's own distance.
+YARDSTICK_MULTIPLE = 8
+
+
 def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], dtype: torch.dtype, what: str,
                  yardstick: Optional[Tensor] = None) -> None:
     """``actual`` (ours, in ``dtype``; None counts as zeros) against the float64 ``expected``;
-    with a ``yardstick`` (the reference computed in ``dtype``), within four times its distance
-    from ``expected`` too: a problem that amplifies rounding does so for every implementation."""
+    with a ``yardstick`` (the reference computed in ``dtype``), within eight times its distance
+    from ``expected`` too: a problem that amplifies rounding does so for every implementation.
+
+    The yardstick is one sample of that amplified rounding, and another summation order lands
+    elsewhere: a layer norm over an exactly constant row (an expanded weight) has a float64
+    gradient of 0 (±1e-13) and float32 gradients that are rounding times 1/sqrt(eps); ATen's
+    float32 reached 9.2e-5 there and our blocked products 4.9e-4 (fuzz seed 2, case 1741)."""
     if expected is None and actual is None:
         return
     if expected is None or actual is None:
@@ -213,7 +222,7 @@ def assert_close(actual: Optional[Tensor], expected: Optional[Tensor], dtype: to
     limits = tolerance(dtype, scale)
     if yardstick is not None and yardstick.shape == expected.shape and expected.numel():
         spread = (yardstick.detach().double() - expected.detach()).abs().nan_to_num(0.0).max().item()
-        limits["atol"] = max(limits["atol"], 4 * spread)
+        limits["atol"] = max(limits["atol"], YARDSTICK_MULTIPLE * spread)
     try:
         torch.testing.assert_close(actual.double(), expected.double(), equal_nan=True, **limits)
     except AssertionError as error:
