@@ -4,7 +4,8 @@ weights and input, the step that is timed, and the FLOPs of that step.
 A case names one configuration, e.g. ``LSTM T=100,B=64,I=512,H=512`` or
 ``GRU-bidir2 T=50,B=16,I=64,H=128``; its implementations are ``ours`` (torch_ext) and the
 baselines: ``nn`` (torch.nn) for LSTM/GRU/RNN, ``eager`` and ``torchscript`` (benchmarks/reference.py)
-for the layer-norm cells.
+for the layer-norm cells. A bfloat16 case (``LSTM-bf16 …``: module and input in bfloat16) has two:
+``nn`` (torch.nn in bfloat16) and ``ours_float32`` (ours in float32: what bfloat16 gains).
 """
 
 import warnings
@@ -43,10 +44,13 @@ class Case:
     bidirectional: bool = False
     proj_size: int = 0
     packed: bool = False  # PackedSequence input, lengths spread over 30–100 % of T
+    dtype: str = "float32"  # or "bfloat16": the module's parameters and the input
 
     @property
     def variant(self) -> str:
-        """``base``, ``bidir2`` (2 layers, bidirectional), ``proj`` or ``packed``."""
+        """``base``, ``bidir2`` (2 layers, bidirectional), ``proj``, ``packed`` or ``bf16``."""
+        if self.dtype == "bfloat16":
+            return "bf16"
         if self.num_layers > 1 or self.bidirectional:
             return f"{'bidir' if self.bidirectional else 'layers'}{self.num_layers}"
         if self.proj_size:
@@ -55,12 +59,19 @@ class Case:
 
     @property
     def name(self) -> str:
-        tag = {"base": "", "proj": f"-proj{self.proj_size}", "packed": "-packed"}.get(self.variant, f"-{self.variant}")
+        tag = {"base": "", "proj": f"-proj{self.proj_size}", "packed": "-packed", "bf16": "-bf16"}.get(
+            self.variant, f"-{self.variant}")
         return f"{self.cell}{tag} {self.size.label}"
 
     @property
     def baselines(self) -> Tuple[str, ...]:
-        return ("eager", "torchscript") if self.cell in LAYER_NORM_CELLS else ("nn",)
+        if self.cell in LAYER_NORM_CELLS:
+            return ("eager", "torchscript")
+        return ("nn", "ours_float32") if self.dtype == "bfloat16" else ("nn",)
+
+    def implementation_dtype(self, implementation: str) -> torch.dtype:
+        """The parameters' and input's dtype of one implementation of the case."""
+        return torch.float32 if implementation == "ours_float32" else getattr(torch, self.dtype)
 
     def to_dict(self) -> Dict:
         return {"name": self.name, "variant": self.variant, **asdict(self)}
@@ -82,7 +93,8 @@ def default_cases(quick: bool = False) -> List[Case]:
 
     The variants run where they stay affordable on two cores: 2-layer bidirectional at the small
     sizes, the projection at every size, PackedSequence at the fastrnns size and the small one
-    (packing one sequence, B=1, says nothing); the layer-norm cells at every size.
+    (packing one sequence, B=1, says nothing); the layer-norm cells at every size; LSTM in
+    bfloat16 at every size (issue 7: against our float32 and against torch.nn in bfloat16).
     """
     if quick:
         sizes = small = packed_sizes = QUICK_SIZES
@@ -93,6 +105,7 @@ def default_cases(quick: bool = False) -> List[Case]:
     cases += [Case("LSTM", size, proj_size=size.H // 4) for size in sizes]
     cases += [Case(cell, size, packed=True) for cell in ("LSTM", "GRU", "RNN") for size in packed_sizes]
     cases += [Case(cell, size) for cell in LAYER_NORM_CELLS for size in sizes]
+    cases += [Case("LSTM", size, dtype="bfloat16") for size in sizes]
     return cases
 
 
@@ -153,7 +166,7 @@ def _constructor_args(case: Case) -> Dict:
 def build_modules(case: Case, implementations: Tuple[str, ...], seed: int) -> Dict[str, nn.Module]:
     """The requested implementations of ``case`` with identical weights: torch.nn's drawn from
     ``seed`` and loaded into ours by state_dict; for the layer-norm cells ours drawn from ``seed``
-    and copied into the references by position."""
+    and copied into the references by position. Each is then cast to its dtype (bfloat16 cases)."""
     torch.manual_seed(seed)
     args = _constructor_args(case)
     modules: Dict[str, nn.Module] = {}
@@ -174,18 +187,20 @@ def build_modules(case: Case, implementations: Tuple[str, ...], seed: int) -> Di
     theirs = getattr(nn, case.cell)(**args)
     for name in implementations:
         if name == "nn":
-            modules[name] = theirs
+            modules[name] = theirs.to(case.implementation_dtype(name))
         else:
             ours = getattr(torch_ext, case.cell)(**args)
             ours.load_state_dict(theirs.state_dict())
-            modules[name] = ours
+            modules[name] = ours.to(case.implementation_dtype(name))
     return modules
 
 
-def build_input(case: Case, seed: int, requires_grad: bool):
-    """The input, [T, B, I] (padded) or a PackedSequence whose data is a leaf tensor."""
+def build_input(case: Case, seed: int, requires_grad: bool, implementation: str = "ours"):
+    """The input of one implementation, [T, B, I] (padded) or a PackedSequence whose data is a
+    leaf tensor; the same values for every implementation, in its dtype."""
     generator = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(case.size.T, case.size.B, case.size.I, generator=generator)
+    x = x.to(case.implementation_dtype(implementation))
     if case.packed:
         packed = pack_padded_sequence(x, lengths(case), enforce_sorted=False)
         data = packed.data.detach().requires_grad_(requires_grad)
@@ -220,17 +235,22 @@ def make_step(module: nn.Module, input, mode: str) -> Callable[[], None]:
     return step
 
 
+def agreement_tolerance(case: Case) -> float:
+    """The largest |ours − baseline| of :func:`check_agreement` that is rounding, not a different
+    function: bfloat16 keeps 8 bits."""
+    return 0.05 if case.dtype == "bfloat16" else 1e-3
+
+
 def check_agreement(case: Case, modules: Dict[str, nn.Module], seed: int, steps: int = 8) -> float:
     """Largest |ours − baseline| over the outputs of a short run (first ``steps`` steps, padded):
     the sides must compute the same function for their timings to compare."""
     shortened = Case(case.cell, Size(min(steps, case.size.T), case.size.B, case.size.I, case.size.H),
-                     case.num_layers, case.bidirectional, case.proj_size)
-    x = build_input(shortened, seed, requires_grad=False)
+                     case.num_layers, case.bidirectional, case.proj_size, dtype=case.dtype)
     outputs = {}
     with torch.no_grad():
         for name, module in modules.items():
             module.eval()
-            output, _ = module(x)
-            outputs[name] = output
+            output, _ = module(build_input(shortened, seed, requires_grad=False, implementation=name))
+            outputs[name] = output.float()
     ours = outputs.pop("ours")
     return max((float((ours - other).abs().max()) for other in outputs.values()), default=0.0)

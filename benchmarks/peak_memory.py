@@ -64,7 +64,7 @@ def _worker(spec: Dict) -> Dict:
     case = cases.Case.from_dict(spec["case"])
     name = spec["implementation"]
     module = cases.build_modules(case, (name,), spec["seed"])[name]
-    input = cases.build_input(case, spec["seed"], requires_grad=True)
+    input = cases.build_input(case, spec["seed"], requires_grad=True, implementation=name)
     step = cases.make_step(module, input, "training")
 
     def drop_gradients() -> None:

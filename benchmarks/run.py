@@ -127,8 +127,9 @@ def time_case(case: Case, threads: int, args: argparse.Namespace, agreement: Dic
         agreement[case.name] = cases_module.check_agreement(case, modules, args.seed)
     rows = []
     for mode in args.modes:
-        input = cases_module.build_input(case, args.seed, requires_grad=mode == "training")
-        steps = {name: cases_module.make_step(modules[name], input, mode) for name in implementations}
+        steps = {name: cases_module.make_step(modules[name], cases_module.build_input(
+                     case, args.seed, requires_grad=mode == "training", implementation=name), mode)
+                 for name in implementations}
         extra = {"torchscript": TORCHSCRIPT_EXTRA_WARMUP} if "torchscript" in steps else None
         timings = timing.time_interleaved(steps, args.warmup, args.repeats, args.min_time, extra)
         flops = cases_module.step_flops(case, mode)
@@ -224,7 +225,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if results["memory"]:
         print(f"\n== peak memory of a training step, {memory_threads} thread(s), each side in a fresh process ==")
         print(report.memory_table(results["memory"]))
-    disagreeing = {name: value for name, value in agreement.items() if value > 1e-3}
+    by_name = {case.name: case for case in runnable}
+    disagreeing = {name: value for name, value in agreement.items()
+                   if value > cases_module.agreement_tolerance(by_name[name])}
     if disagreeing:
         print(f"\nWARNING: outputs differ between ours and the baseline (max |difference|): {disagreeing}")
     print()
