@@ -185,3 +185,83 @@ def plot(rows: List[Dict], path: str) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def ceiling(row: Dict) -> float:
+    """The largest speedup over the baseline that a kernel running at the matmul peak could show:
+    peak GFLOP/s / the baseline's GFLOP/s (both sides do the same FLOPs)."""
+    return 1.0 / row["baseline_peak_fraction"]
+
+
+# --- the README's table -------------------------------------------------------------------------------
+
+
+def markdown(results: Dict) -> str:
+    """The results of a run as Markdown: the machine, a speedup table (a column per thread count
+    and mode, the 2-thread training target beside it), GFLOP/s at the FLOP target size, and peak memory."""
+    meta, rows = results["meta"], results["rows"]
+    threads_list = sorted({row["threads"] for row in rows})
+    columns = [(threads, mode) for threads in threads_list for mode in ("inference", "training")
+               if any(row["threads"] == threads and row["mode"] == mode for row in rows)]
+    by_key = {(row["case"], row["baseline"], row["threads"], row["mode"]): row for row in rows}
+    peaks = ", ".join(f"{float(peak):.0f} GFLOP/s at {threads} thread{'s' if int(threads) > 1 else ''}"
+                      for threads, peak in results["matmul_peak_gflops"].items())
+    load = meta.get("load_average_at_start", [0.0])[0]
+    lines = [f"Measured {meta['date'][:10]} on {meta['cpu']} ({meta['logical_cpus']} logical CPUs, "
+             f"{meta['cpu_capability']} kernels), torch {meta['torch']}, torch_ext {meta['torch_ext']} "
+             f"({meta['torch_ext_commit']}), load average {load:.1f} at the start, {meta['seconds'] / 60:.0f} min; "
+             f"torch.mm 1024² float32 peak {peaks}. Speedup = median over {meta['settings']['repeats']} interleaved "
+             f"rounds of "
+             f"baseline time / torch_ext time (> 1: ours faster); a target applies to the 2-thread column.", ""]
+    header = ["case", "vs"] + [f"{mode} {threads}t" for threads, mode in columns] + ["target (2t)",
+                                                                                      "ceiling inf./train. (2t)"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    seen = []
+    for row in rows:
+        key = (row["case"], row["baseline"])
+        if key not in seen:
+            seen.append(key)
+    for case, baseline in seen:
+        cells, targets, ceilings = [], [], []
+        for threads, mode in columns:
+            row = by_key.get((case, baseline, threads, mode))
+            cells.append(f"{row['speedup_median']:.2f}×" if row else "")
+            if row and row.get("target_speedup") is not None:
+                targets.append(f"{mode[:5]}. ≥{row['target_speedup']:g}× {row['speedup_verdict']}")
+            if row and threads == TARGET_THREADS:
+                ceilings.append(f"{ceiling(row):.2f}×")
+        lines.append("| " + " | ".join([case, baseline, *cells, "; ".join(targets), " / ".join(ceilings)]) + " |")
+    fraction_rows = [row for row in rows if row.get("target_peak_fraction") is not None
+                     or (row["mode"] == "training" and row["variant"] == "base" and row["baseline"] == "nn"
+                         and row["case"].endswith(FLOP_TARGET_SIZE.label))]
+    if fraction_rows:
+        lines += ["", "| training at " + FLOP_TARGET_SIZE.label + " | threads | ours GFLOP/s (% of mm) "
+                  "| nn GFLOP/s (% of mm) | target |", "|---|---|---|---|---|"]
+        for row in fraction_rows:
+            target = (f"≥{100 * row['target_peak_fraction']:.0f}% {row['peak_fraction_verdict']}"
+                      if row.get("target_peak_fraction") is not None else "")
+            lines.append(f"| {row['case'].split()[0]} | {row['threads']} | {row['ours_gflops']:.0f} "
+                         f"({100 * row['ours_peak_fraction']:.0f}%) | {row['baseline_gflops']:.0f} "
+                         f"({100 * row['baseline_peak_fraction']:.0f}%) | {target} |")
+    memory = [entry for entry in results.get("memory", []) if "ours_peak_bytes" in entry]
+    if memory:
+        lines += ["", f"| training step peak memory ({memory[0]['threads']} threads) | vs | ours MiB | "
+                  "baseline MiB | ≤ baseline |", "|---|---|---|---|---|"]
+        for entry in memory:
+            lines.append(f"| {entry['case']} | {entry['baseline']} | {entry['ours_peak_bytes'] / 2**20:.1f} | "
+                         f"{entry['baseline_peak_bytes'] / 2**20:.1f} | {entry.get('verdict', '')} |")
+    checks = results.get("checks", [])
+    if checks:
+        passed = sum(check["verdict"] == "PASS" for check in checks)
+        lines += ["", f"Targets: {passed} of {len(checks)} met at 2 threads."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    path = sys.argv[1] if len(sys.argv) > 1 else str(__import__("pathlib").Path(__file__).resolve().parent
+                                                      / "results" / "latest.json")
+    with open(path) as file:
+        print(markdown(json.load(file)))
