@@ -1,0 +1,249 @@
+#include "kernels/bf16_gemm.h"
+
+#include "kernels/dispatch.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define TORCH_EXT_BF16_DOT 1
+#define TORCH_EXT_BF16_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#else
+#define TORCH_EXT_BF16_DOT 0
+#endif
+
+namespace torch_ext::kernels {
+
+bool bf16_products_supported() {
+#if TORCH_EXT_BF16_DOT
+  // The CPU must have the instructions, and ATen must run AVX-512 code here: a user who lowers
+  // ATEN_CPU_CAPABILITY gets the float32 products, as ATen's own kernels fall back.
+  static const bool supported =
+      __builtin_cpu_supports("avx512bf16") && cpu_capability() == CpuCapability::Avx512;
+  return supported;
+#else
+  return false;
+#endif
+}
+
+#if TORCH_EXT_BF16_DOT
+namespace {
+
+// 16 floats rounded to bfloat16 (to nearest even, as c10::BFloat16), n ≤ 16 of them.
+TORCH_EXT_BF16_TARGET inline void round16(const float* from, c10::BFloat16* to, int64_t n) {
+  const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __m512 values = _mm512_maskz_loadu_ps(mask, from);
+  const __m256bh rounded = _mm512_cvtneps_pbh(values);
+  _mm256_mask_storeu_epi16(to, mask, reinterpret_cast<__m256i>(rounded));
+}
+
+// C[MR rows × width ≤ 32] (+)= A · panel, `pairs` pairs of depth. A and the panel as 32-bit
+// words: a word of A holds a row's two consecutive elements, a word of the panel one column's.
+template <int MR>
+TORCH_EXT_BF16_TARGET void tile(int64_t pairs, const uint32_t* a, int64_t lda_words,
+                                const uint32_t* panel, int64_t width, float* c, int64_t ldc,
+                                bool accumulate) {
+  const __mmask16 low = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
+  const __mmask16 high =
+      width >= 32 ? __mmask16(0xFFFF) : width > 16 ? __mmask16((1u << (width - 16)) - 1) : 0;
+  __m512 sum_low[MR];
+  __m512 sum_high[MR];
+  for (int r = 0; r < MR; ++r) {
+    sum_low[r] = accumulate ? _mm512_maskz_loadu_ps(low, c + r * ldc) : _mm512_setzero_ps();
+    sum_high[r] = accumulate ? _mm512_maskz_loadu_ps(high, c + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  if (high != 0) {
+    for (int64_t p = 0; p < pairs; ++p) {
+      const uint32_t* row = panel + p * width;
+      const __m512bh b_low = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(low, row));
+      const __m512bh b_high = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(high, row + 16));
+      for (int r = 0; r < MR; ++r) {
+        const __m512bh x =
+            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda_words + p])));
+        sum_low[r] = _mm512_dpbf16_ps(sum_low[r], x, b_low);
+        sum_high[r] = _mm512_dpbf16_ps(sum_high[r], x, b_high);
+      }
+    }
+  } else {
+    for (int64_t p = 0; p < pairs; ++p) {
+      const __m512bh b_low =
+          reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(low, panel + p * width));
+      for (int r = 0; r < MR; ++r) {
+        const __m512bh x =
+            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda_words + p])));
+        sum_low[r] = _mm512_dpbf16_ps(sum_low[r], x, b_low);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    _mm512_mask_storeu_ps(c + r * ldc, low, sum_low[r]);
+    if (high != 0) {
+      _mm512_mask_storeu_ps(c + r * ldc + 16, high, sum_high[r]);
+    }
+  }
+}
+
+}  // namespace
+
+TORCH_EXT_BF16_TARGET void pack_bf16_panel(int64_t depth, int64_t width, const float* source,
+                                           int64_t stride_k, int64_t stride_n,
+                                           c10::BFloat16* panel) {
+  TORCH_CHECK(width >= 0 && width <= kBf16PanelWidth, "torch_ext: bfloat16 panel width ", width);
+  const int64_t pairs = bf16_padded_depth(depth) / 2;
+  for (int64_t p = 0; p < pairs; ++p) {
+    c10::BFloat16* out = panel + 2 * p * width;
+    const float* even = source + 2 * p * stride_k;
+    const bool has_odd = 2 * p + 1 < depth;
+    for (int64_t n = 0; n < width; ++n) {
+      out[2 * n] = c10::BFloat16(even[n * stride_n]);
+      out[2 * n + 1] = has_odd ? c10::BFloat16(even[stride_k + n * stride_n]) : c10::BFloat16(0.f);
+    }
+  }
+}
+
+TORCH_EXT_BF16_TARGET void round_rows_bf16(int64_t rows, int64_t depth, const float* a,
+                                           int64_t lda, c10::BFloat16* out, int64_t ld_out) {
+  for (int64_t m = 0; m < rows; ++m) {
+    const float* from = a + m * lda;
+    c10::BFloat16* to = out + m * ld_out;
+    for (int64_t k = 0; k < depth; k += 16) {
+      round16(from + k, to + k, std::min<int64_t>(16, depth - k));
+    }
+    if (depth % 2 != 0) {
+      to[depth] = c10::BFloat16(0.f);
+    }
+  }
+}
+
+void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::BFloat16* a,
+                         int64_t lda, const c10::BFloat16* panel, float* c, int64_t ldc,
+                         bool accumulate) {
+  if (rows <= 0 || width <= 0) {
+    return;
+  }
+  const int64_t pairs = bf16_padded_depth(depth) / 2;
+  const auto* a_words = reinterpret_cast<const uint32_t*>(a);
+  const auto* panel_words = reinterpret_cast<const uint32_t*>(panel);
+  const int64_t lda_words = lda / 2;
+  constexpr int64_t kRows = 8;
+  int64_t m = 0;
+  for (; m + kRows <= rows; m += kRows) {
+    tile<kRows>(pairs, a_words + m * lda_words, lda_words, panel_words, width, c + m * ldc, ldc,
+                accumulate);
+  }
+  const auto* rest_a = a_words + m * lda_words;
+  float* rest_c = c + m * ldc;
+  switch (rows - m) {
+    case 7: tile<7>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 6: tile<6>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 5: tile<5>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 4: tile<4>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 3: tile<3>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 2: tile<2>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    case 1: tile<1>(pairs, rest_a, lda_words, panel_words, width, rest_c, ldc, accumulate); break;
+    default: break;
+  }
+}
+
+void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+               float* c, int64_t ldc) {
+  TORCH_CHECK(alpha == 1.f, "torch_ext: gemm_bf16 supports alpha = 1 only, got ", alpha);
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  if (beta != 0.f && beta != 1.f) {
+    for (int64_t row = 0; row < m; ++row) {
+      std::transform(c + row * ldc, c + row * ldc + n, c + row * ldc,
+                     [beta](float value) { return beta * value; });
+    }
+  }
+  if (k <= 0) {
+    if (beta == 0.f) {
+      for (int64_t row = 0; row < m; ++row) {
+        std::fill(c + row * ldc, c + row * ldc + n, 0.f);
+      }
+    }
+    return;
+  }
+  // Depth in blocks of kDepthBlock (packed A and B stay small and in cache); C in blocks of
+  // kRowBlock rows × one panel, spread over the threads.
+  constexpr int64_t kDepthBlock = 512;
+  constexpr int64_t kRowBlock = 64;
+  const int64_t panels = (n + kBf16PanelWidth - 1) / kBf16PanelWidth;
+  const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int64_t a_stride_m = transpose_a == Transpose::Yes ? 1 : lda;
+  const int64_t a_stride_k = transpose_a == Transpose::Yes ? lda : 1;
+  const int64_t b_stride_k = transpose_b == Transpose::Yes ? 1 : ldb;
+  const int64_t b_stride_n = transpose_b == Transpose::Yes ? ldb : 1;
+  std::vector<c10::BFloat16> packed_a;
+  std::vector<c10::BFloat16> packed_b;
+  for (int64_t k0 = 0; k0 < k; k0 += kDepthBlock) {
+    const int64_t depth = std::min(kDepthBlock, k - k0);
+    const int64_t ld_a = bf16_padded_depth(depth);
+    const int64_t panel_size = bf16_panel_elements(depth, kBf16PanelWidth);
+    packed_a.resize(static_cast<size_t>(m * ld_a));
+    packed_b.resize(static_cast<size_t>(panels * panel_size));
+    at::parallel_for(0, panels, 1, [&](int64_t first, int64_t last) {
+      for (int64_t panel = first; panel < last; ++panel) {
+        const int64_t column = panel * kBf16PanelWidth;
+        pack_bf16_panel(depth, std::min(kBf16PanelWidth, n - column),
+                        b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
+                        packed_b.data() + panel * panel_size);
+      }
+    });
+    at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
+      std::vector<float> row(static_cast<size_t>(depth));
+      for (int64_t row_index = first * kRowBlock; row_index < std::min(m, last * kRowBlock);
+           ++row_index) {
+        const float* from = a + row_index * a_stride_m + k0 * a_stride_k;
+        const float* contiguous = from;
+        if (a_stride_k != 1) {
+          for (int64_t j = 0; j < depth; ++j) {
+            row[static_cast<size_t>(j)] = from[j * a_stride_k];
+          }
+          contiguous = row.data();
+        }
+        round_rows_bf16(1, depth, contiguous, depth, packed_a.data() + row_index * ld_a, ld_a);
+      }
+    });
+    const bool accumulate = k0 > 0 || beta != 0.f;
+    at::parallel_for(0, row_blocks * panels, 1, [&](int64_t first, int64_t last) {
+      for (int64_t block = first; block < last; ++block) {
+        const int64_t row_index = (block / panels) * kRowBlock;
+        const int64_t column = (block % panels) * kBf16PanelWidth;
+        bf16_panel_multiply(std::min(kRowBlock, m - row_index),
+                            std::min(kBf16PanelWidth, n - column), depth,
+                            packed_a.data() + row_index * ld_a, ld_a,
+                            packed_b.data() + (block % panels) * panel_size,
+                            c + row_index * ldc + column, ldc, accumulate);
+      }
+    });
+  }
+}
+
+#else  // no bfloat16 dot product on this platform: bf16_products_supported() is false
+
+void pack_bf16_panel(int64_t, int64_t, const float*, int64_t, int64_t, c10::BFloat16*) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void round_rows_bf16(int64_t, int64_t, const float*, int64_t, c10::BFloat16*, int64_t) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void bf16_panel_multiply(int64_t, int64_t, int64_t, const c10::BFloat16*, int64_t,
+                         const c10::BFloat16*, float*, int64_t, bool) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, int64_t,
+               const float*, int64_t, float, float*, int64_t) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+
+#endif
+
+}  // namespace torch_ext::kernels

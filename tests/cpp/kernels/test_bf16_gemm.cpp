@@ -1,0 +1,148 @@
+// The bfloat16 products of csrc/kernels/bf16_gemm.cpp against float64 products of the same
+// bfloat16-rounded operands: every shape tail (rows not a multiple of the 8-row tile, panels
+// narrower than 32 and 16 columns, odd depths, depths past one 512 block), both transposes,
+// leading dimensions wider than the matrices, and beta 0, 1 and other.
+#include <kernels/bf16_gemm.h>
+
+#include <ATen/ATen.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace torch_ext::testing {
+namespace {
+
+using kernels::Transpose;
+
+// |C − exact| ≤ 1e-5·(|A|·|B|) + 1e-6: float32 accumulation of bfloat16 products is exact per
+// product, so only the sums round.
+void expect_product_close(const at::Tensor& actual, const at::Tensor& a_rounded,
+                          const at::Tensor& b_rounded, const at::Tensor& c_before, double beta) {
+  const at::Tensor a = a_rounded.to(at::kDouble);
+  const at::Tensor b = b_rounded.to(at::kDouble);
+  const at::Tensor exact = at::mm(a, b) + beta * c_before.to(at::kDouble);
+  const at::Tensor scale = at::mm(a.abs(), b.abs()) + std::abs(beta) * c_before.to(at::kDouble).abs();
+  const at::Tensor excess = (actual.to(at::kDouble) - exact).abs() - (1e-5 * scale + 1e-6);
+  EXPECT_LE(excess.max().item<double>(), 0.0)
+      << "largest error " << (actual.to(at::kDouble) - exact).abs().max().item<double>();
+}
+
+at::Tensor rounded(const at::Tensor& values) { return values.to(at::kBFloat16).to(at::kFloat); }
+
+class Bf16Gemm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!kernels::bf16_products_supported()) {
+      GTEST_SKIP() << "this CPU (or ATEN_CPU_CAPABILITY) has no AVX512-BF16";
+    }
+  }
+};
+
+struct GemmShape {
+  int64_t m, n, k;
+};
+
+TEST_F(Bf16Gemm, MatchesFloat64OfRoundedOperands) {
+  const std::vector<GemmShape> shapes{{1, 1, 1},   {7, 33, 5},  {8, 16, 2},   {9, 17, 3},
+                                      {64, 96, 64}, {65, 31, 513}, {130, 70, 1031}, {3, 200, 40}};
+  at::manual_seed(0);
+  for (const GemmShape& shape : shapes) {
+    for (const bool transpose_a : {false, true}) {
+      for (const bool transpose_b : {false, true}) {
+        for (const float beta : {0.f, 1.f, 0.5f}) {
+          SCOPED_TRACE(::testing::Message() << shape.m << "x" << shape.n << "x" << shape.k << " ta "
+                                            << transpose_a << " tb " << transpose_b << " beta " << beta);
+          // Stored matrices with 3 spare columns, so the leading dimension is not the width.
+          const at::Tensor a_store = at::randn(transpose_a ? std::vector<int64_t>{shape.k, shape.m + 3}
+                                                           : std::vector<int64_t>{shape.m, shape.k + 3});
+          const at::Tensor b_store = at::randn(transpose_b ? std::vector<int64_t>{shape.n, shape.k + 3}
+                                                           : std::vector<int64_t>{shape.k, shape.n + 3});
+          const at::Tensor a = transpose_a ? a_store.narrow(1, 0, shape.m).t()
+                                           : a_store.narrow(1, 0, shape.k);
+          const at::Tensor b = transpose_b ? b_store.narrow(1, 0, shape.k).t()
+                                           : b_store.narrow(1, 0, shape.n);
+          at::Tensor c_store = at::randn({shape.m, shape.n + 5});
+          const at::Tensor c_before = c_store.narrow(1, 0, shape.n).clone();
+          const at::Tensor spare_before = c_store.narrow(1, shape.n, 5).clone();
+          kernels::gemm_bf16(transpose_a ? Transpose::Yes : Transpose::No,
+                             transpose_b ? Transpose::Yes : Transpose::No, shape.m, shape.n,
+                             shape.k, 1.f, a_store.data_ptr<float>(), a_store.size(1),
+                             b_store.data_ptr<float>(), b_store.size(1), beta,
+                             c_store.data_ptr<float>(), c_store.size(1));
+          expect_product_close(c_store.narrow(1, 0, shape.n), rounded(a), rounded(b), c_before,
+                               beta);
+          // The spare columns of C are left alone.
+          EXPECT_TRUE(at::equal(c_store.narrow(1, shape.n, 5), spare_before));
+        }
+      }
+    }
+  }
+}
+
+TEST_F(Bf16Gemm, LeavesColumnsPastTheMatrixUntouched) {
+  at::Tensor c = at::full({9, 40}, 7.f);
+  const at::Tensor a = at::randn({9, 6});
+  const at::Tensor b = at::randn({6, 37});
+  kernels::gemm_bf16(Transpose::No, Transpose::No, 9, 37, 6, 1.f, a.data_ptr<float>(), 6,
+                     b.data_ptr<float>(), 37, 0.f, c.data_ptr<float>(), 40);
+  EXPECT_TRUE(at::equal(c.narrow(1, 37, 3), at::full({9, 3}, 7.f)));
+  expect_product_close(c.narrow(1, 0, 37), rounded(a), rounded(b), at::zeros({9, 37}), 0.0);
+}
+
+TEST_F(Bf16Gemm, EmptyDepthGivesBetaTimesC) {
+  at::Tensor c = at::randn({4, 5});
+  const at::Tensor before = c.clone();
+  const float unused = 0.f;
+  kernels::gemm_bf16(Transpose::No, Transpose::No, 4, 5, 0, 1.f, &unused, 1, &unused, 5, 1.f,
+                     c.data_ptr<float>(), 5);
+  EXPECT_TRUE(at::equal(c, before));
+  kernels::gemm_bf16(Transpose::No, Transpose::No, 4, 5, 0, 1.f, &unused, 1, &unused, 5, 0.f,
+                     c.data_ptr<float>(), 5);
+  EXPECT_TRUE(at::equal(c, at::zeros({4, 5})));
+}
+
+TEST_F(Bf16Gemm, PanelMultiplyEveryWidthAndRowCount) {
+  at::manual_seed(1);
+  for (const int64_t depth : {1, 2, 7, 64}) {
+    for (int64_t width = 1; width <= kernels::kBf16PanelWidth; width += 3) {
+      for (int64_t rows = 1; rows <= 17; rows += 4) {
+        SCOPED_TRACE(::testing::Message() << "depth " << depth << " width " << width << " rows " << rows);
+        const at::Tensor a = at::randn({rows, depth});
+        const at::Tensor b = at::randn({depth, width});
+        const int64_t ld = kernels::bf16_padded_depth(depth);
+        std::vector<c10::BFloat16> a_rows(static_cast<size_t>(rows * ld));
+        std::vector<c10::BFloat16> panel(static_cast<size_t>(kernels::bf16_panel_elements(depth, width)));
+        kernels::round_rows_bf16(rows, depth, a.data_ptr<float>(), depth, a_rows.data(), ld);
+        kernels::pack_bf16_panel(depth, width, b.data_ptr<float>(), width, 1, panel.data());
+        at::Tensor c = at::randn({rows, width});
+        const at::Tensor before = c.clone();
+        kernels::bf16_panel_multiply(rows, width, depth, a_rows.data(), ld, panel.data(),
+                                     c.data_ptr<float>(), width, /*accumulate=*/true);
+        expect_product_close(c, rounded(a), rounded(b), before, 1.0);
+      }
+    }
+  }
+}
+
+TEST_F(Bf16Gemm, RoundsToNearestEvenAsBFloat16) {
+  const std::vector<float> values{1.f, 1.00390625f, 1.01171875f, -3.3f, 1e-40f, 3.0e38f, 0.f, -0.f,
+                                  65504.f, 1.f / 3.f, -7.77e-5f, 123456.7f, 2.5f, 1e10f, -1e-10f,
+                                  0.1f, 9.f};
+  const int64_t depth = static_cast<int64_t>(values.size());
+  std::vector<c10::BFloat16> out(static_cast<size_t>(kernels::bf16_padded_depth(depth)));
+  kernels::round_rows_bf16(1, depth, values.data(), depth, out.data(), kernels::bf16_padded_depth(depth));
+  for (int64_t k = 0; k < depth; ++k) {
+    const float value = values[static_cast<size_t>(k)];
+    // vcvtneps2bf16 reads a float32 denormal as zero (as oneDNN's bfloat16 products do).
+    const float expected = std::abs(value) < std::numeric_limits<float>::min() ? 0.f : value;
+    EXPECT_EQ(out[static_cast<size_t>(k)].x & 0x7FFF, c10::BFloat16(expected).x & 0x7FFF) << value;
+  }
+  EXPECT_EQ(out.back().x, c10::BFloat16(0.f).x);  // the odd depth's padding
+}
+
+}  // namespace
+}  // namespace torch_ext::testing
