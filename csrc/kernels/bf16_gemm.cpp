@@ -44,6 +44,7 @@ TORCH_EXT_BF16_TARGET inline void round16(const float* from, c10::BFloat16* to, 
 
 // C[MR rows × width ≤ 32] (+)= A · panel, `pairs` pairs of depth. A and the panel as 32-bit
 // words: a word of A holds a row's two consecutive elements, a word of the panel one column's.
+// The 2·MR accumulators stay in registers (MR ≤ 8: 16 of the 32 zmm registers).
 template <int MR>
 TORCH_EXT_BF16_TARGET void tile(int64_t pairs, const uint32_t* a, int64_t lda_words,
                                 const uint32_t* panel, int64_t width, float* c, int64_t ldc,
@@ -51,39 +52,54 @@ TORCH_EXT_BF16_TARGET void tile(int64_t pairs, const uint32_t* a, int64_t lda_wo
   const __mmask16 low = width >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << width) - 1);
   const __mmask16 high =
       width >= 32 ? __mmask16(0xFFFF) : width > 16 ? __mmask16((1u << (width - 16)) - 1) : 0;
-  __m512 sum_low[MR];
-  __m512 sum_high[MR];
-  for (int r = 0; r < MR; ++r) {
-    sum_low[r] = accumulate ? _mm512_maskz_loadu_ps(low, c + r * ldc) : _mm512_setzero_ps();
-    sum_high[r] = accumulate ? _mm512_maskz_loadu_ps(high, c + r * ldc + 16) : _mm512_setzero_ps();
+  __m512 sum[2 * MR];
+#pragma GCC unroll 16
+  for (int i = 0; i < 2 * MR; ++i) {
+    sum[i] = _mm512_setzero_ps();
   }
-  if (high != 0) {
-    for (int64_t p = 0; p < pairs; ++p) {
-      const uint32_t* row = panel + p * width;
-      const __m512bh b_low = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(low, row));
-      const __m512bh b_high = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(high, row + 16));
-      for (int r = 0; r < MR; ++r) {
-        const __m512bh x =
-            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda_words + p])));
-        sum_low[r] = _mm512_dpbf16_ps(sum_low[r], x, b_low);
-        sum_high[r] = _mm512_dpbf16_ps(sum_high[r], x, b_high);
-      }
-    }
-  } else {
-    for (int64_t p = 0; p < pairs; ++p) {
-      const __m512bh b_low =
-          reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(low, panel + p * width));
-      for (int r = 0; r < MR; ++r) {
-        const __m512bh x =
-            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda_words + p])));
-        sum_low[r] = _mm512_dpbf16_ps(sum_low[r], x, b_low);
-      }
+  for (int64_t p = 0; p < pairs; ++p) {
+    const uint32_t* row = panel + p * width;
+    const __m512bh b_low = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(low, row));
+    const __m512bh b_high = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(high, row + 16));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512bh x =
+          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda_words + p])));
+      sum[2 * r] = _mm512_dpbf16_ps(sum[2 * r], x, b_low);
+      sum[2 * r + 1] = _mm512_dpbf16_ps(sum[2 * r + 1], x, b_high);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
-    _mm512_mask_storeu_ps(c + r * ldc, low, sum_low[r]);
-    if (high != 0) {
-      _mm512_mask_storeu_ps(c + r * ldc + 16, high, sum_high[r]);
+    __m512 first = sum[2 * r];
+    __m512 second = sum[2 * r + 1];
+    if (accumulate) {
+      first = _mm512_add_ps(first, _mm512_maskz_loadu_ps(low, c + r * ldc));
+      second = _mm512_add_ps(second, _mm512_maskz_loadu_ps(high, c + r * ldc + 16));
+    }
+    _mm512_mask_storeu_ps(c + r * ldc, low, first);
+    _mm512_mask_storeu_ps(c + r * ldc + 16, high, second);
+  }
+}
+
+// out[m·ld_out + k] = bfloat16(a[k·lda + m]) for m < rows ≤ 64, k < depth (a zero at k = depth
+// when depth is odd): the transpose of a row-major block, read a row (k) at a time.
+TORCH_EXT_BF16_TARGET void round_columns_bf16(int64_t rows, int64_t depth, const float* a,
+                                              int64_t lda, c10::BFloat16* out, int64_t ld_out) {
+  constexpr int64_t kMaxRows = 64;
+  TORCH_CHECK(rows <= kMaxRows, "torch_ext: round_columns_bf16 takes at most 64 rows");
+  c10::BFloat16 rounded[kMaxRows];
+  for (int64_t k = 0; k < depth; ++k) {
+    for (int64_t m = 0; m < rows; m += 16) {
+      round16(a + k * lda + m, rounded + m, std::min<int64_t>(16, rows - m));
+    }
+    for (int64_t m = 0; m < rows; ++m) {
+      out[m * ld_out + k] = rounded[m];
+    }
+  }
+  if (depth % 2 != 0) {
+    for (int64_t m = 0; m < rows; ++m) {
+      out[m * ld_out + depth] = c10::BFloat16(0.f);
     }
   }
 }
@@ -198,18 +214,17 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
       }
     });
     at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
-      std::vector<float> row(static_cast<size_t>(depth));
-      for (int64_t row_index = first * kRowBlock; row_index < std::min(m, last * kRowBlock);
-           ++row_index) {
-        const float* from = a + row_index * a_stride_m + k0 * a_stride_k;
-        const float* contiguous = from;
-        if (a_stride_k != 1) {
-          for (int64_t j = 0; j < depth; ++j) {
-            row[static_cast<size_t>(j)] = from[j * a_stride_k];
-          }
-          contiguous = row.data();
+      for (int64_t block = first; block < last; ++block) {
+        const int64_t row_begin = block * kRowBlock;
+        const int64_t rows = std::min(kRowBlock, m - row_begin);
+        c10::BFloat16* to = packed_a.data() + row_begin * ld_a;
+        if (a_stride_k == 1) {
+          round_rows_bf16(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, to, ld_a);
+          continue;
         }
-        round_rows_bf16(1, depth, contiguous, depth, packed_a.data() + row_index * ld_a, ld_a);
+        // op(A) = Aᵀ: a depth index k reads the block's rows contiguously; round them together,
+        // then spread them over the packed rows.
+        round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k, to, ld_a);
       }
     });
     const bool accumulate = k0 > 0 || beta != 0.f;

@@ -101,8 +101,10 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   const int64_t G = sizes.gate_size();
 
   // W_hhᵀ (R × 4H, a group per gate) and, with a projection, W_hrᵀ (H × P).
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R);
-  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R,
+                              args.products);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H,
+                              args.products);
   const Share units = unit_share(team, H);
   const Share projected = unit_share(team, P);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, R};
@@ -111,7 +113,7 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   }
   InputProjection<scalar_t> input_gates(seq, args.reverse, args.input, args.input_stride,
                                         args.weights.w_ih, sizes.input_size, kGates, H, units,
-                                        args.gates, args.gates_rows);
+                                        args.gates, args.gates_rows, args.products);
   if (P > 0) {
     w_hr.pack(0, projected.begin, projected.end);
   }
@@ -171,8 +173,10 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
 
   // W_hh (4H × R) for dh_{t-1} = dG · W_hh, split by state columns; with a projection, W_hr
   // (P × H) for dr = dh · W_hr, split by hidden units.
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1);
-  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1,
+                              args.products);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1,
+                              args.products);
   const Share units = unit_share(team, H);
   const Share state_columns = P > 0 ? unit_share(team, P) : units;
   w_hh.pack(0, state_columns.begin, state_columns.end);
@@ -242,22 +246,22 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args) {
   if (args.grad_input != nullptr) {
     sequence_gemm(seq.rows, sizes.input_size, G, args.grad_gates, G, args.weights.w_ih,
                   sizes.input_size, 1, args.grad_input, args.grad_input_stride,
-                  args.accumulate_grad_input);
+                  args.accumulate_grad_input, args.products);
   }
-  gemm(Transpose::Yes, Transpose::No, G, sizes.input_size, seq.rows, scalar_t(1),
+  gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, seq.rows, scalar_t(1),
        args.grad_gates, G, args.input, args.input_stride, scalar_t(0), args.grad_w_ih,
        sizes.input_size);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0,
                                      sizes.state_size()};
   grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false);
+                 args.grad_w_hh, /*accumulate=*/false, args.products);
   if (args.grad_bias != nullptr) {
     sum_rows(args.grad_gates, seq.rows, G, G, args.grad_bias);
   }
   if (sizes.proj_size > 0) {
-    gemm(Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, seq.rows,
-         scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in, sizes.hidden_size,
-         scalar_t(0), args.grad_w_hr, sizes.hidden_size);
+    gemm(args.products, Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size,
+         seq.rows, scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in,
+         sizes.hidden_size, scalar_t(0), args.grad_w_hr, sizes.hidden_size);
   }
 }
 

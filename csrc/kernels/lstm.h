@@ -27,6 +27,7 @@
 // of kernels is compiled once per CPU capability (see CMakeLists.txt) and dispatch.cpp picks one.
 #pragma once
 
+#include "kernels/bf16_gemm.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -56,6 +57,7 @@ struct LstmForwardArgs {
   LstmSizes sizes;
   LstmWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
   int64_t input_stride = 0;
@@ -79,6 +81,7 @@ struct LstmBackwardArgs {
   LstmSizes sizes;
   LstmWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   // Saved by the forward pass.
   const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart

@@ -98,7 +98,8 @@ void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const Sequenc
 template <typename scalar_t>
 void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<scalar_t>& states,
                     const scalar_t* grad_gates, int64_t grad_stride, int64_t gate_rows,
-                    scalar_t* gather, scalar_t* grad_w_hh, bool accumulate) {
+                    scalar_t* gather, scalar_t* grad_w_hh, bool accumulate,
+                    Products products = Products::Native) {
   const int64_t R = states.state_size;
   const int64_t B = seq.batch;
   const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
@@ -112,10 +113,10 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
     const scalar_t* grad_later = grad_gates + (reverse ? 0 : B * grad_stride);
     const scalar_t* previous = states.output + (reverse ? B * states.stride : 0);
     const scalar_t* grad_first = grad_gates + (reverse ? later_rows * grad_stride : 0);
-    gemm(Transpose::Yes, Transpose::No, gate_rows, R, later_rows, scalar_t(1), grad_later,
-         grad_stride, previous, states.stride, beta, grad_w_hh, R);
-    gemm(Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1), grad_first, grad_stride,
-         states.h0, R, scalar_t(1), grad_w_hh, R);
+    gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, later_rows, scalar_t(1),
+         grad_later, grad_stride, previous, states.stride, beta, grad_w_hh, R);
+    gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1), grad_first,
+         grad_stride, states.h0, R, scalar_t(1), grad_w_hh, R);
     return;
   }
   for (int64_t t = 0; t < seq.steps; ++t) {
@@ -124,7 +125,7 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
                   R * sizeof(scalar_t));
     }
   }
-  gemm(Transpose::Yes, Transpose::No, gate_rows, R, seq.rows, scalar_t(1), grad_gates,
+  gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, seq.rows, scalar_t(1), grad_gates,
        grad_stride, gather, R, beta, grad_w_hh, R);
 }
 
@@ -147,12 +148,14 @@ class InputProjection {
  public:
   InputProjection(const SequenceLayout& seq, bool reverse, const scalar_t* input,
                   int64_t input_stride, const scalar_t* w_ih, int64_t input_size, int64_t gates,
-                  int64_t hidden_size, Share units, scalar_t* buffer, int64_t capacity)
+                  int64_t hidden_size, Share units, scalar_t* buffer, int64_t capacity,
+                  Products products = Products::Native)
       : seq_(seq),
         reverse_(reverse),
         input_(input),
         input_stride_(input_stride),
-        weight_(w_ih, input_size, gates, hidden_size, /*stride_k=*/1, /*stride_n=*/input_size),
+        weight_(w_ih, input_size, gates, hidden_size, /*stride_k=*/1, /*stride_n=*/input_size,
+                products),
         gates_(gates),
         hidden_size_(hidden_size),
         units_(units),

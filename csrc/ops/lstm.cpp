@@ -58,13 +58,14 @@ kernels::LstmSizes kernel_sizes(const LayerShape& shape) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu_impl(
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
-    bool bidirectional, bool training) {
+    bool bidirectional, bool training,
+    kernels::Products products = kernels::Products::Native) {
   const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   if (needs_widening(input)) {
-    auto [output, hy, cy, gates, cells] =
-        lstm_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(cx),
-                                    widen(params), has_biases, bidirectional, training);
+    auto [output, hy, cy, gates, cells] = lstm_layer_forward_cpu_impl(
+        op, widen(input), batch_sizes, widen(hx), widen(cx), widen(params), has_biases,
+        bidirectional, training, bf16_call_products());
     const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
   }
@@ -103,6 +104,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * R;
@@ -169,22 +171,23 @@ void check_lstm_backward_args(const char* op, const LayerShape& shape,
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu(
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu_impl(
     const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
     const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
     const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
     at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
-    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input,
+    kernels::Products products) {
   const char* op = "torch_ext::_lstm_layer_backward";
   const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                            cells);
   if (needs_widening(input)) {
-    auto [grad_input, grad_hx, grad_cx, grad_params] = lstm_layer_backward_cpu(
+    auto [grad_input, grad_hx, grad_cx, grad_params] = lstm_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(grad_cy), widen(input), batch_sizes, widen(hx),
         widen(cx), widen(params), has_biases, bidirectional, widen(output), gates, cells,
-        need_grad_input);
+        need_grad_input, bf16_call_products());
     const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
             narrow_to(grad_params, dtype)};
@@ -240,6 +243,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = I;
       args.output = y.const_data_ptr<scalar_t>() + direction * R;
@@ -291,6 +295,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     }
   }
   return {grad_input, grad_hx, grad_cx, grad_params};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
+    const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
+    at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
+    const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
+  return lstm_layer_backward_cpu_impl(grad_output, grad_hy, grad_cy, input, batch_sizes, hx, cx,
+                                      params, has_biases, bidirectional, output, gates, cells,
+                                      need_grad_input, kernels::Products::Native);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 // bfloat16 support of the operators: a bfloat16 call runs the float32 kernels, its tensors
-// widened on entry and its results narrowed back on return, so every product and sum accumulates
-// in float32. The tensors a forward saves for its backward stay in float32.
+// widened on entry and its results narrowed back on return, so every sum accumulates in float32.
+// The tensors a forward saves for its backward stay in float32. The LSTM layer's products may
+// round their operands to bfloat16 (bf16_call_products).
 #pragma once
+
+#include "kernels/bf16_gemm.h"
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
@@ -35,6 +38,14 @@ inline std::vector<at::Tensor> widen(at::TensorList tensors) {
     result.push_back(widen(tensor));
   }
   return result;
+}
+
+// The products of a widened bfloat16 call: bfloat16 operands with float32 sums where the CPU
+// multiplies bfloat16 pairs (AVX512-BF16), as torch.nn's bfloat16 RNNs do through oneDNN; else
+// float32 products of the widened values.
+inline kernels::Products bf16_call_products() {
+  return kernels::bf16_products_supported() ? kernels::Products::BFloat16
+                                            : kernels::Products::Native;
 }
 
 // A float32 result back in the caller's type.
