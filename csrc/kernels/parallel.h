@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace torch_ext::kernels {
 namespace CPU_CAPABILITY {
@@ -25,20 +26,34 @@ void for_each_row_block(int64_t rows, int64_t values_per_row, const Fn& fn) {
 }
 
 // out[j] (+)= Σ_rows matrix[row][j] for `cols` columns of a row-major matrix whose rows are `ld`
-// apart; threads split the columns.
+// apart; threads split the columns. Rows are summed in blocks of kRowBlock, each block's sum then
+// added to out: the rounding error grows with kRowBlock + rows / kRowBlock rather than with rows
+// (a bias gradient sums every row of a sequence; summed row by row, an LSTM's was 2–3× less
+// accurate than ATen's sum of the same rows). The order is fixed, so results do not depend on
+// the thread count.
 template <typename scalar_t>
 void sum_rows(const scalar_t* matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
               bool accumulate = false) {
   constexpr int64_t kColumnsPerTask = 256;
+  constexpr int64_t kRowBlock = 32;
   at::parallel_for(0, cols, rows * kColumnsPerTask >= kValuesPerTask ? kColumnsPerTask : cols,
                    [&](int64_t col_begin, int64_t col_end) {
                      if (!accumulate) {
                        std::fill(out + col_begin, out + col_end, scalar_t(0));
                      }
-                     for (int64_t row = 0; row < rows; ++row) {
-                       const scalar_t* source = matrix + row * ld;
+                     std::vector<scalar_t> block(static_cast<size_t>(col_end - col_begin));
+                     for (int64_t first = 0; first < rows; first += kRowBlock) {
+                       const int64_t last = std::min(rows, first + kRowBlock);
+                       const scalar_t* source = matrix + first * ld + col_begin;
+                       std::copy(source, source + (col_end - col_begin), block.begin());
+                       for (int64_t row = first + 1; row < last; ++row) {
+                         source = matrix + row * ld + col_begin;
+                         for (int64_t col = 0; col < col_end - col_begin; ++col) {
+                           block[static_cast<size_t>(col)] += source[col];
+                         }
+                       }
                        for (int64_t col = col_begin; col < col_end; ++col) {
-                         out[col] += source[col];
+                         out[col] += block[static_cast<size_t>(col - col_begin)];
                        }
                      }
                    });
