@@ -187,59 +187,56 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
     }
     return;
   }
-  // Depth in blocks of kDepthBlock (packed A and B stay small and in cache); C in blocks of
-  // kRowBlock rows × one panel, spread over the threads.
+  // B is packed once, in blocks of kDepthBlock rows cut into panels. Threads take blocks of
+  // kRowBlock rows of C; for each depth block a thread rounds its rows of A (they stay in cache)
+  // and multiplies them by every panel of that block, adding into its rows of C.
   constexpr int64_t kDepthBlock = 512;
   constexpr int64_t kRowBlock = 64;
   const int64_t panels = (n + kBf16PanelWidth - 1) / kBf16PanelWidth;
+  const int64_t depth_blocks = (k + kDepthBlock - 1) / kDepthBlock;
   const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
   const int64_t a_stride_m = transpose_a == Transpose::Yes ? 1 : lda;
   const int64_t a_stride_k = transpose_a == Transpose::Yes ? lda : 1;
   const int64_t b_stride_k = transpose_b == Transpose::Yes ? 1 : ldb;
   const int64_t b_stride_n = transpose_b == Transpose::Yes ? ldb : 1;
-  std::vector<c10::BFloat16> packed_a;
-  std::vector<c10::BFloat16> packed_b;
-  for (int64_t k0 = 0; k0 < k; k0 += kDepthBlock) {
-    const int64_t depth = std::min(kDepthBlock, k - k0);
-    const int64_t ld_a = bf16_padded_depth(depth);
-    const int64_t panel_size = bf16_panel_elements(depth, kBf16PanelWidth);
-    packed_a.resize(static_cast<size_t>(m * ld_a));
-    packed_b.resize(static_cast<size_t>(panels * panel_size));
-    at::parallel_for(0, panels, 1, [&](int64_t first, int64_t last) {
-      for (int64_t panel = first; panel < last; ++panel) {
-        const int64_t column = panel * kBf16PanelWidth;
-        pack_bf16_panel(depth, std::min(kBf16PanelWidth, n - column),
-                        b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
-                        packed_b.data() + panel * panel_size);
-      }
-    });
-    at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
-      for (int64_t block = first; block < last; ++block) {
-        const int64_t row_begin = block * kRowBlock;
-        const int64_t rows = std::min(kRowBlock, m - row_begin);
-        c10::BFloat16* to = packed_a.data() + row_begin * ld_a;
+  const int64_t panel_size = bf16_panel_elements(kDepthBlock, kBf16PanelWidth);
+  std::vector<c10::BFloat16> packed_b(static_cast<size_t>(depth_blocks * panels * panel_size));
+  at::parallel_for(0, depth_blocks * panels, 1, [&](int64_t first, int64_t last) {
+    for (int64_t index = first; index < last; ++index) {
+      const int64_t k0 = (index / panels) * kDepthBlock;
+      const int64_t column = (index % panels) * kBf16PanelWidth;
+      pack_bf16_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
+                      b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
+                      packed_b.data() + index * panel_size);
+    }
+  });
+  at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
+    std::vector<c10::BFloat16> rows_a(static_cast<size_t>(kRowBlock * kDepthBlock));
+    for (int64_t block = first; block < last; ++block) {
+      const int64_t row_begin = block * kRowBlock;
+      const int64_t rows = std::min(kRowBlock, m - row_begin);
+      for (int64_t depth_block = 0; depth_block < depth_blocks; ++depth_block) {
+        const int64_t k0 = depth_block * kDepthBlock;
+        const int64_t depth = std::min(kDepthBlock, k - k0);
+        const int64_t ld_a = bf16_padded_depth(depth);
         if (a_stride_k == 1) {
-          round_rows_bf16(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, to, ld_a);
-          continue;
+          round_rows_bf16(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a.data(),
+                          ld_a);
+        } else {
+          // op(A) = Aᵀ: a depth index reads the block's rows contiguously.
+          round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k,
+                             rows_a.data(), ld_a);
         }
-        // op(A) = Aᵀ: a depth index k reads the block's rows contiguously; round them together,
-        // then spread them over the packed rows.
-        round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k, to, ld_a);
+        const bool accumulate = depth_block > 0 || beta != 0.f;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          const int64_t column = panel * kBf16PanelWidth;
+          bf16_panel_multiply(rows, std::min(kBf16PanelWidth, n - column), depth, rows_a.data(),
+                              ld_a, packed_b.data() + (depth_block * panels + panel) * panel_size,
+                              c + row_begin * ldc + column, ldc, accumulate);
+        }
       }
-    });
-    const bool accumulate = k0 > 0 || beta != 0.f;
-    at::parallel_for(0, row_blocks * panels, 1, [&](int64_t first, int64_t last) {
-      for (int64_t block = first; block < last; ++block) {
-        const int64_t row_index = (block / panels) * kRowBlock;
-        const int64_t column = (block % panels) * kBf16PanelWidth;
-        bf16_panel_multiply(std::min(kRowBlock, m - row_index),
-                            std::min(kBf16PanelWidth, n - column), depth,
-                            packed_a.data() + row_index * ld_a, ld_a,
-                            packed_b.data() + (block % panels) * panel_size,
-                            c + row_index * ldc + column, ldc, accumulate);
-      }
-    });
-  }
+    }
+  });
 }
 
 #else  // no bfloat16 dot product on this platform: bf16_products_supported() is false

@@ -122,13 +122,18 @@ class PackedMatrix {
     }
     if constexpr (kPacked) {
       if (bf16_) {
+        // A block of rows is rounded once and multiplied by every panel while it is in cache.
+        constexpr int64_t kRowBlock = 64;
         const int64_t ld = bf16_padded_depth(depth_);
-        rows_.resize(static_cast<size_t>(rows * ld));
-        round_rows_bf16(rows, depth_, a, lda, rows_.data(), ld);
-        for (int64_t column = begin; column < end; column += kPanelWidth) {
-          bf16_panel_multiply(rows, std::min(kPanelWidth, group_size_ - column), depth_,
-                              rows_.data(), ld, bf16_panel(group, column), c + (column - begin),
-                              ldc, accumulate);
+        rows_.resize(static_cast<size_t>(std::min(rows, kRowBlock) * ld));
+        for (int64_t first = 0; first < rows; first += kRowBlock) {
+          const int64_t count = std::min(kRowBlock, rows - first);
+          round_rows_bf16(count, depth_, a + first * lda, lda, rows_.data(), ld);
+          for (int64_t column = begin; column < end; column += kPanelWidth) {
+            bf16_panel_multiply(count, std::min(kPanelWidth, group_size_ - column), depth_,
+                                rows_.data(), ld, bf16_panel(group, column),
+                                c + first * ldc + (column - begin), ldc, accumulate);
+          }
         }
         return;
       }
