@@ -177,8 +177,9 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
   const GruWeights<scalar_t>& w = args.weights;
   const bool reset_after = args.sizes.reset_after;
 
-  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);  // W_hhᵀ
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,  // W_hhᵀ
+                              units.begin, units.end);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -236,10 +237,16 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
 
   // W_hh as [3H, H] for dh_{t-1} = ∂gh · W_hh (after); W_hn [H, H] and W_h{r,z} [2H, H] (before).
   const scalar_t* w_hh = args.weights.w_hh;
-  PackedMatrix<scalar_t> w_all(w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);
-  PackedMatrix<scalar_t> w_n(w_hh + 2 * H * H, H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
-  PackedMatrix<scalar_t> w_rz(w_hh, 2 * H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
+  // Each thread holds its units' columns of the form in use, nothing of the other.
   const Share units = unit_share(team, H);
+  const Share after = reset_after ? units : Share{0, 0};
+  const Share before = reset_after ? Share{0, 0} : units;
+  PackedMatrix<scalar_t> w_all(w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1, after.begin,
+                               after.end);
+  PackedMatrix<scalar_t> w_n(w_hh + 2 * H * H, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
+                             before.begin, before.end);
+  PackedMatrix<scalar_t> w_rz(w_hh, 2 * H, 1, H, /*stride_k=*/H, /*stride_n=*/1, before.begin,
+                              before.end);
   if (reset_after) {
     w_all.pack(0, units.begin, units.end);
   } else {

@@ -67,8 +67,9 @@ void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
 
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,
+                              units.begin, units.end);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -180,8 +181,9 @@ void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Te
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
 
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1,
+                              units.begin, units.end);
   w_hh.pack(0, units.begin, units.end);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     std::fill(args.grad_ln_hh_weight + gate * H + units.begin,

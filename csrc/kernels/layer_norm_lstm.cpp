@@ -95,8 +95,9 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
   const int64_t G = kGates * H;
   const LayerNormLstmWeights<scalar_t>& w = args.weights;
 
-  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H);  // W_hhᵀ
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,  // W_hhᵀ
+                              units.begin, units.end);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -263,8 +264,9 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
   const int64_t G = kGates * H;
   const LayerNormLstmWeights<scalar_t>& w = args.weights;
 
-  PackedMatrix<scalar_t> w_hh(w.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1);  // W_hh [4H, H]
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(w.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1,  // W_hh [4H, H]
+                              units.begin, units.end);
   w_hh.pack(0, units.begin, units.end);
   // The parameter gradients summed in the loop: each thread zeroes and owns its columns.
   for (int64_t gate = 0; gate < kGates; ++gate) {

@@ -100,13 +100,13 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   const int64_t R = sizes.state_size();
   const int64_t G = sizes.gate_size();
 
-  // W_hhᵀ (R × 4H, a group per gate) and, with a projection, W_hrᵀ (H × P).
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R,
-                              args.products);
-  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H,
-                              args.products);
+  // W_hhᵀ (R × 4H, a group per gate) and, with a projection, W_hrᵀ (H × P): this thread's columns.
   const Share units = unit_share(team, H);
   const Share projected = unit_share(team, P);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R,
+                              units.begin, units.end, args.products);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H,
+                              projected.begin, projected.end, args.products);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, R};
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
@@ -173,12 +173,12 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
 
   // W_hh (4H × R) for dh_{t-1} = dG · W_hh, split by state columns; with a projection, W_hr
   // (P × H) for dr = dh · W_hr, split by hidden units.
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1,
-                              args.products);
-  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                              args.products);
   const Share units = unit_share(team, H);
   const Share state_columns = P > 0 ? unit_share(team, P) : units;
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1,
+                              state_columns.begin, state_columns.end, args.products);
+  PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1,
+                              units.begin, units.end, args.products);
   w_hh.pack(0, state_columns.begin, state_columns.end);
   if (P > 0) {
     w_hr.pack(0, units.begin, units.end);

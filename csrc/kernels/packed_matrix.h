@@ -20,6 +20,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
+#include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -69,16 +70,29 @@ class PackedMatrix {
  public:
   static constexpr bool kPacked = std::is_same_v<scalar_t, float>;
 
+  // Holds columns [first_column, last_column) of every group (first_column a multiple of
+  // kPanelWidth): a team thread keeps only the panels it multiplies by, not a copy of all of B.
   PackedMatrix(const scalar_t* source, int64_t depth, int64_t groups, int64_t group_size,
-               int64_t stride_k, int64_t stride_n, Products products = Products::Native)
+               int64_t stride_k, int64_t stride_n, int64_t first_column, int64_t last_column,
+               Products products = Products::Native)
       : source_(source),
         depth_(depth),
         group_size_(group_size),
-        panels_per_group_(panel_count(group_size)),
+        first_panel_(first_column / kPanelWidth),
+        panels_per_group_(last_column > first_column
+                              ? panel_count(last_column) - first_column / kPanelWidth
+                              : 0),
+        first_column_(first_column),
+        last_column_(last_column),
         stride_k_(stride_k),
         stride_n_(stride_n),
         bf16_(kPacked && products == Products::BFloat16) {
     static_assert(kPanelWidth == kBf16PanelWidth, "one panel width for both layouts");
+    TORCH_CHECK(first_column >= last_column ||
+                    (first_column % kPanelWidth == 0 && 0 <= first_column &&
+                     last_column <= group_size),
+                "torch_ext: packed columns [", first_column, ", ", last_column,
+                ") do not start a panel of a group of ", group_size);
     if (bf16_) {
       bf16_storage_.resize(
           static_cast<size_t>(groups * panels_per_group_ * bf16_panel_elements(depth, kPanelWidth)));
@@ -92,6 +106,9 @@ class PackedMatrix {
   // Lays out the panels holding columns [begin, end) of `group`; begin is a multiple of
   // kPanelWidth (end may be the group's end).
   void pack(int64_t group, int64_t begin, int64_t end) {
+    TORCH_CHECK(begin >= end || (begin >= first_column_ && end <= last_column_),
+                "torch_ext: packing columns [",
+                begin, ", ", end, ") outside the held [", first_column_, ", ", last_column_, ")");
     if constexpr (kPacked) {
       for (int64_t column = begin; column < end; column += kPanelWidth) {
         const int64_t width = std::min(kPanelWidth, group_size_ - column);
@@ -162,7 +179,8 @@ class PackedMatrix {
     return storage_.data() + panel_offset(group, column);
   }
   int64_t panel_offset(int64_t group, int64_t column) const {
-    return (group * panels_per_group_ + column / kPanelWidth) * depth_ * kPanelWidth;
+    return (group * panels_per_group_ + column / kPanelWidth - first_panel_) * depth_ *
+           kPanelWidth;
   }
   c10::BFloat16* bf16_panel(int64_t group, int64_t column) {
     return bf16_storage_.data() + bf16_panel_offset(group, column);
@@ -171,14 +189,17 @@ class PackedMatrix {
     return bf16_storage_.data() + bf16_panel_offset(group, column);
   }
   int64_t bf16_panel_offset(int64_t group, int64_t column) const {
-    return (group * panels_per_group_ + column / kPanelWidth) *
+    return (group * panels_per_group_ + column / kPanelWidth - first_panel_) *
            bf16_panel_elements(depth_, kPanelWidth);
   }
 
   const scalar_t* source_;
   int64_t depth_;
   int64_t group_size_;
-  int64_t panels_per_group_;
+  int64_t first_panel_;
+  int64_t panels_per_group_;  // held panels per group
+  int64_t first_column_;
+  int64_t last_column_;
   int64_t stride_k_;
   int64_t stride_n_;
   bool bf16_;
@@ -209,7 +230,7 @@ void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t l
          source, row_major ? stride_k : stride_n, accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
     return;
   }
-  PackedMatrix<scalar_t> b(source, k, 1, n, stride_k, stride_n);
+  PackedMatrix<scalar_t> b(source, k, 1, n, stride_k, stride_n, 0, n);
   at::parallel_for(0, panel_count(n), 1, [&](int64_t first, int64_t last) {
     b.pack(0, first * kPanelWidth, std::min(last * kPanelWidth, n));
   });

@@ -155,7 +155,7 @@ class InputProjection {
         input_(input),
         input_stride_(input_stride),
         weight_(w_ih, input_size, gates, hidden_size, /*stride_k=*/1, /*stride_n=*/input_size,
-                products),
+                units.begin, units.end, products),
         gates_(gates),
         hidden_size_(hidden_size),
         units_(units),

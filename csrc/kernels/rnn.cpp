@@ -70,8 +70,9 @@ template <RnnNonlinearity Act, typename scalar_t>
 void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H);
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H,
+                              units.begin, units.end);
   w_hh.pack(0, units.begin, units.end);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride,
@@ -97,8 +98,9 @@ template <RnnNonlinearity Act, typename scalar_t>
 void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
-  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/H, /*stride_n=*/1);
   const Share units = unit_share(team, H);
+  PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
+                              units.begin, units.end);
   w_hh.pack(0, units.begin, units.end);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
