@@ -179,14 +179,14 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,  // W_hhᵀ
-                              units.begin, units.end);
+                              units.begin, units.end, args.products);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride, w.w_ih,
                                        args.sizes.input_size, kGates, H, units, args.gates,
-                                       args.gates_rows);
+                                       args.gates_rows, args.products);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
@@ -242,11 +242,11 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
   const Share after = reset_after ? units : Share{0, 0};
   const Share before = reset_after ? Share{0, 0} : units;
   PackedMatrix<scalar_t> w_all(w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1, after.begin,
-                               after.end);
+                               after.end, args.products);
   PackedMatrix<scalar_t> w_n(w_hh + 2 * H * H, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                             before.begin, before.end);
+                             before.begin, before.end, args.products);
   PackedMatrix<scalar_t> w_rz(w_hh, 2 * H, 1, H, /*stride_k=*/H, /*stride_n=*/1, before.begin,
-                              before.end);
+                              before.end, args.products);
   if (reset_after) {
     w_all.pack(0, units.begin, units.end);
   } else {
@@ -315,16 +315,16 @@ void backward_products(const GruBackwardArgs<scalar_t>& args) {
     // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
     if (args.grad_input != nullptr) {
       sequence_gemm(N, I, 2 * H, args.grad_gates, G, w_ih, I, 1, args.grad_input,
-                    args.grad_input_stride, args.accumulate_grad_input);
+                    args.grad_input_stride, args.accumulate_grad_input, args.products);
       sequence_gemm(N, I, H, args.grad_input_n, H, w_ih + 2 * H * I, I, 1, args.grad_input,
-                    args.grad_input_stride, /*accumulate=*/true);
+                    args.grad_input_stride, /*accumulate=*/true, args.products);
     }
-    gemm(Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G, args.input,
-         args.input_stride, scalar_t(0), args.grad_w_ih, I);
-    gemm(Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H, args.input,
-         args.input_stride, scalar_t(0), args.grad_w_ih + 2 * H * I, I);
+    gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G,
+         args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
+    gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H,
+         args.input, args.input_stride, scalar_t(0), args.grad_w_ih + 2 * H * I, I);
     grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
-                   args.grad_w_hh, /*accumulate=*/false);
+                   args.grad_w_hh, /*accumulate=*/false, args.products);
     if (args.grad_b_ih != nullptr) {
       sum_rows(args.grad_gates, N, 2 * H, G, args.grad_b_ih);
       sum_rows(args.grad_input_n, N, H, H, args.grad_b_ih + 2 * H);
@@ -335,14 +335,14 @@ void backward_products(const GruBackwardArgs<scalar_t>& args) {
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
   if (args.grad_input != nullptr) {
     sequence_gemm(N, I, G, args.grad_gates, G, w_ih, I, 1, args.grad_input, args.grad_input_stride,
-                  args.accumulate_grad_input);
+                  args.accumulate_grad_input, args.products);
   }
-  gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G, args.input,
-       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G,
+       args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
   grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, 2 * H, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false);
-  gemm(Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), args.grad_gates + 2 * H, G,
-       args.reset_state, H, scalar_t(0), args.grad_w_hh + 2 * H * H, H);
+                 args.grad_w_hh, /*accumulate=*/false, args.products);
+  gemm(args.products, Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), args.grad_gates + 2 * H,
+       G, args.reset_state, H, scalar_t(0), args.grad_w_hh + 2 * H * H, H);
   if (args.grad_b_ih != nullptr) {
     sum_rows(args.grad_gates, N, G, G, args.grad_b_ih);
     sum_rows(args.grad_gates, N, G, G, args.grad_b_hh);

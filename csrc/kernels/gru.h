@@ -27,6 +27,7 @@
 // After the loop: dX, dW_ih, dW_hh, db_ih, db_hh as GEMMs and column sums over every row.
 #pragma once
 
+#include "kernels/bf16_gemm.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -55,6 +56,7 @@ struct GruForwardArgs {
   GruSizes sizes;
   GruWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
   int64_t input_stride = 0;
@@ -80,6 +82,7 @@ struct GruBackwardArgs {
   GruSizes sizes;
   GruWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   // Saved by the forward pass.
   const scalar_t* input = nullptr;  // [N, I]

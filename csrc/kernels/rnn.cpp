@@ -72,12 +72,12 @@ void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
   const int64_t H = args.sizes.hidden_size;
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H,
-                              units.begin, units.end);
+                              units.begin, units.end, args.products);
   w_hh.pack(0, units.begin, units.end);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride,
                                        args.weights.w_ih, args.sizes.input_size, 1, H, units,
-                                       args.gates, args.gates_rows);
+                                       args.gates, args.gates_rows, args.products);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
@@ -100,7 +100,7 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
   const int64_t H = args.sizes.hidden_size;
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                              units.begin, units.end);
+                              units.begin, units.end, args.products);
   w_hh.pack(0, units.begin, units.end);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
@@ -131,13 +131,13 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args) {
   const int64_t I = args.sizes.input_size;
   if (args.grad_input != nullptr) {
     sequence_gemm(N, I, H, args.grad_gates, H, args.weights.w_ih, I, 1, args.grad_input,
-                  args.grad_input_stride, args.accumulate_grad_input);
+                  args.grad_input_stride, args.accumulate_grad_input, args.products);
   }
-  gemm(Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H, args.input,
-       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H,
+       args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   grad_weight_hh(seq, args.reverse, states, args.grad_gates, H, H, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false);
+                 args.grad_w_hh, /*accumulate=*/false, args.products);
   if (args.grad_bias != nullptr) {
     sum_rows(args.grad_gates, N, H, H, args.grad_bias);
   }

@@ -7,6 +7,7 @@
 //   after the loop: dX = dG·W_ih, dW_ih = dGᵀ·X, dW_hh = dGᵀ·H_prev, db_ih = db_hh = Σ_rows dG
 #pragma once
 
+#include "kernels/bf16_gemm.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -34,6 +35,7 @@ struct RnnForwardArgs {
   RnnSizes sizes;
   RnnWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
   int64_t input_stride = 0;
@@ -51,6 +53,7 @@ struct RnnBackwardArgs {
   RnnSizes sizes;
   RnnWeights<scalar_t> weights;
   bool reverse = false;
+  Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   const scalar_t* input = nullptr;  // [N, I]
   int64_t input_stride = 0;

@@ -55,13 +55,13 @@ kernels::GruSizes kernel_sizes(const LayerShape& shape, bool reset_after) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu_impl(
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, at::TensorList params, bool has_biases, bool bidirectional,
-    bool reset_after, bool training) {
+    bool reset_after, bool training, kernels::Products products = kernels::Products::Native) {
   const LayerShape shape =
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   if (needs_widening(input)) {
-    auto [output, hy, gates, hidden_n] =
-        gru_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(params),
-                                   has_biases, bidirectional, reset_after, training);
+    auto [output, hy, gates, hidden_n] = gru_layer_forward_cpu_impl(
+        op, widen(input), batch_sizes, widen(hx), widen(params), has_biases, bidirectional,
+        reset_after, training, bf16_call_products());
     const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
   }
@@ -97,6 +97,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
@@ -164,21 +165,22 @@ void check_gru_backward_args(const char* op, const LayerShape& shape, const at::
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_cpu(
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_cpu_impl(
     const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, bool reset_after,
     const at::Tensor& output, const at::Tensor& gates, const at::Tensor& hidden_n,
-    bool need_grad_input) {
+    bool need_grad_input, kernels::Products products) {
   const char* op = "torch_ext::_gru_layer_backward";
   const LayerShape shape =
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_gru_backward_args(op, shape, input, grad_output, grad_hy, hx, reset_after, output, gates,
                           hidden_n);
   if (needs_widening(input)) {
-    auto [grad_input, grad_hx, grad_params] = gru_layer_backward_cpu(
+    auto [grad_input, grad_hx, grad_params] = gru_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
-        has_biases, bidirectional, reset_after, widen(output), gates, hidden_n, need_grad_input);
+        has_biases, bidirectional, reset_after, widen(output), gates, hidden_n, need_grad_input,
+        bf16_call_products());
     const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
@@ -233,6 +235,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = I;
       args.output = y.const_data_ptr<scalar_t>() + direction * H;
@@ -267,6 +270,17 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     kernels::gru_layer_backward(directions.data(), D);
   });
   return {grad_input, grad_hx, grad_params};
+}
+
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_cpu(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    at::TensorList params, bool has_biases, bool bidirectional, bool reset_after,
+    const at::Tensor& output, const at::Tensor& gates, const at::Tensor& hidden_n,
+    bool need_grad_input) {
+  return gru_layer_backward_cpu_impl(grad_output, grad_hy, input, batch_sizes, hx, params,
+                                     has_biases, bidirectional, reset_after, output, gates,
+                                     hidden_n, need_grad_input, kernels::Products::Native);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

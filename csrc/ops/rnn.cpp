@@ -60,17 +60,17 @@ kernels::RnnSizes kernel_sizes(const char* op, const LayerShape& shape,
   return sizes;
 }
 
-std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
-                                                 const std::optional<at::Tensor>& batch_sizes,
-                                                 const at::Tensor& hx, at::TensorList params,
-                                                 bool has_biases, bool bidirectional,
-                                                 std::string_view nonlinearity) {
+std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    at::TensorList params, bool has_biases, bool bidirectional, std::string_view nonlinearity,
+    kernels::Products products) {
   const char* op = "torch_ext::rnn_layer";
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   if (needs_widening(input)) {
-    auto [output, hy] = rnn_layer_cpu(widen(input), batch_sizes, widen(hx), widen(params),
-                                      has_biases, bidirectional, nonlinearity);
+    auto [output, hy] = rnn_layer_cpu_impl(widen(input), batch_sizes, widen(hx), widen(params),
+                                           has_biases, bidirectional, nonlinearity,
+                                           bf16_call_products());
     return {narrow_to(output, input.scalar_type()), narrow_to(hy, input.scalar_type())};
   }
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
@@ -101,6 +101,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
@@ -113,6 +114,15 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
     kernels::rnn_layer_forward(directions.data(), D);
   });
   return {output, hy};
+}
+
+std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
+                                                 const std::optional<at::Tensor>& batch_sizes,
+                                                 const at::Tensor& hx, at::TensorList params,
+                                                 bool has_biases, bool bidirectional,
+                                                 std::string_view nonlinearity) {
+  return rnn_layer_cpu_impl(input, batch_sizes, hx, params, has_biases, bidirectional,
+                            nonlinearity, kernels::Products::Native);
 }
 
 void check_rnn_backward_args(const char* op, const LayerShape& shape, const at::Tensor& input,
@@ -132,19 +142,20 @@ void check_rnn_backward_args(const char* op, const LayerShape& shape, const at::
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_cpu(
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_cpu_impl(
     const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, std::string_view nonlinearity,
-    const at::Tensor& output, bool need_grad_input) {
+    const at::Tensor& output, bool need_grad_input, kernels::Products products) {
   const char* op = "torch_ext::_rnn_layer_backward";
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_rnn_backward_args(op, shape, input, grad_output, grad_hy, hx, output);
   if (needs_widening(input)) {
-    auto [grad_input, grad_hx, grad_params] = rnn_layer_backward_cpu(
+    auto [grad_input, grad_hx, grad_params] = rnn_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
-        has_biases, bidirectional, nonlinearity, widen(output), need_grad_input);
+        has_biases, bidirectional, nonlinearity, widen(output), need_grad_input,
+        bf16_call_products());
     const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
@@ -187,6 +198,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.sizes = sizes;
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
+      args.products = products;
       args.input = x.const_data_ptr<scalar_t>();
       args.input_stride = I;
       args.output = y.const_data_ptr<scalar_t>() + direction * H;
@@ -223,6 +235,16 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
     }
   });
   return {grad_input, grad_hx, grad_params};
+}
+
+std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_cpu(
+    const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
+    const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
+    at::TensorList params, bool has_biases, bool bidirectional, std::string_view nonlinearity,
+    const at::Tensor& output, bool need_grad_input) {
+  return rnn_layer_backward_cpu_impl(grad_output, grad_hy, input, batch_sizes, hx, params,
+                                     has_biases, bidirectional, nonlinearity, output,
+                                     need_grad_input, kernels::Products::Native);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

@@ -155,11 +155,13 @@ def test_autocast_runs_the_layer_ops_in_bfloat16(name):
         assert (g - e).abs().max() <= 5e-2 * e.abs().max().clamp_min(1.0)
 
 
-@pytest.mark.parametrize("variant", ["stack", "proj", "packed"])
-def test_lstm_bfloat16_no_further_from_float32_than_torch_nn(variant):
+@pytest.mark.parametrize("cell, variant", [("LSTM", "stack"), ("LSTM", "proj"), ("LSTM", "packed"),
+                                           ("GRU", "stack"), ("GRU", "packed"), ("RNN", "stack"),
+                                           ("RNN", "packed")])
+def test_bfloat16_no_further_from_float32_than_torch_nn(cell, variant):
     """At sizes where the kernels' blocked products run (several 32-unit panels and a tail, batch
-    rows past the 8-row tile, depth past one pair block), ours in bfloat16 and nn.LSTM in bfloat16
-    both from the float32 LSTM on the same values: ours may not be further off than torch.nn's,
+    rows past the 8-row tile, depth past one pair block), ours in bfloat16 and torch.nn in bfloat16
+    both from the float32 module on the same values: ours may not be further off than torch.nn's,
     give or take 0.2 % of the magnitude (each rounds in different places; measured, ours is the
     closer of the two in every output and gradient)."""
     torch.manual_seed(3)
@@ -167,13 +169,13 @@ def test_lstm_bfloat16_no_further_from_float32_than_torch_nn(variant):
     kwargs = dict(num_layers=2, bidirectional=True) if variant == "stack" else {}
     if variant == "proj":
         kwargs = dict(proj_size=24)
-    reference = torch.nn.LSTM(I_, H_, **kwargs)
+    reference = getattr(torch.nn, cell)(I_, H_, **kwargs)
     with torch.no_grad():
         for p in reference.parameters():
             p.copy_(p.bfloat16().float())
-    theirs = torch.nn.LSTM(I_, H_, **kwargs).bfloat16()
+    theirs = getattr(torch.nn, cell)(I_, H_, **kwargs).bfloat16()
     theirs.load_state_dict(reference.state_dict())
-    ours = torch_ext.LSTM(I_, H_, **kwargs).bfloat16()
+    ours = getattr(torch_ext, cell)(I_, H_, **kwargs).bfloat16()
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(T_, B_, I_).bfloat16().float()
 
