@@ -93,8 +93,8 @@ def default_cases(quick: bool = False) -> List[Case]:
 
     The variants run where they stay affordable on two cores: 2-layer bidirectional at the small
     sizes, the projection at every size, PackedSequence at the fastrnns size and the small one
-    (packing one sequence, B=1, says nothing); the layer-norm cells at every size; LSTM in
-    bfloat16 at every size (issue 7: against our float32 and against torch.nn in bfloat16).
+    (packing one sequence, B=1, says nothing); the layer-norm cells at every size; LSTM, GRU and
+    RNN in bfloat16 at every size (issue 7: against our float32 and against torch.nn in bfloat16).
     """
     if quick:
         sizes = small = packed_sizes = QUICK_SIZES
@@ -105,7 +105,7 @@ def default_cases(quick: bool = False) -> List[Case]:
     cases += [Case("LSTM", size, proj_size=size.H // 4) for size in sizes]
     cases += [Case(cell, size, packed=True) for cell in ("LSTM", "GRU", "RNN") for size in packed_sizes]
     cases += [Case(cell, size) for cell in LAYER_NORM_CELLS for size in sizes]
-    cases += [Case("LSTM", size, dtype="bfloat16") for size in sizes]
+    cases += [Case(cell, size, dtype="bfloat16") for cell in ("LSTM", "GRU", "RNN") for size in sizes]
     return cases
 
 
