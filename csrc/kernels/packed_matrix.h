@@ -110,15 +110,19 @@ class PackedMatrix {
                 "torch_ext: packing columns [",
                 begin, ", ", end, ") outside the held [", first_column_, ", ", last_column_, ")");
     if constexpr (kPacked) {
+      // bfloat16 panels are gathered by pack_block as float first (its cache-friendly walk over
+      // a transposed weight), then rounded into pairs.
+      std::vector<scalar_t> gathered(bf16_ ? static_cast<size_t>(depth_ * kPanelWidth) : 0);
       for (int64_t column = begin; column < end; column += kPanelWidth) {
         const int64_t width = std::min(kPanelWidth, group_size_ - column);
-        const scalar_t* first = source_ + (group * group_size_ + column) * stride_n_;
+        const int64_t first = group * group_size_ + column;
         if (bf16_) {
-          pack_bf16_panel(depth_, width, first, stride_k_, stride_n_, bf16_panel(group, column));
-          continue;
+          pack_block(source_, depth_, stride_k_, stride_n_, first, width, gathered.data());
+          pack_bf16_panel(depth_, width, gathered.data(), width, 1, bf16_panel(group, column));
+        } else {
+          pack_block(source_, depth_, stride_k_, stride_n_, first, width,
+                     panel_data(group, column));
         }
-        pack_block(source_, depth_, stride_k_, stride_n_, group * group_size_ + column, width,
-                   panel_data(group, column));
       }
     }
   }
@@ -219,15 +223,12 @@ void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t l
   constexpr int64_t kRowBlock = 128;
   constexpr int64_t kMinPackedFlops = int64_t(1) << 24;
   const bool row_major = stride_n == 1;
-  if (products == Products::BFloat16 && PackedMatrix<scalar_t>::kPacked) {
+  // bfloat16 products pack their own panels (gemm_bf16); double and small products go to BLAS.
+  if (products == Products::BFloat16 || !PackedMatrix<scalar_t>::kPacked ||
+      2 * m * n * k < kMinPackedFlops || k == 0) {
     gemm(products, Transpose::No, row_major ? Transpose::No : Transpose::Yes, m, n, k,
          scalar_t(1), a, lda, source, row_major ? stride_k : stride_n,
          accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
-    return;
-  }
-  if (!PackedMatrix<scalar_t>::kPacked || 2 * m * n * k < kMinPackedFlops || k == 0) {
-    gemm(Transpose::No, row_major ? Transpose::No : Transpose::Yes, m, n, k, scalar_t(1), a, lda,
-         source, row_major ? stride_k : stride_n, accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
     return;
   }
   PackedMatrix<scalar_t> b(source, k, 1, n, stride_k, stride_n, 0, n);

@@ -1,7 +1,7 @@
 // bfloat16 support of the operators: a bfloat16 call runs the float32 kernels, its tensors
 // widened on entry and its results narrowed back on return, so every sum accumulates in float32.
-// The tensors a forward saves for its backward stay in float32. The LSTM layer's products may
-// round their operands to bfloat16 (bf16_call_products).
+// The tensors a forward saves for its backward stay in float32. The LSTM, GRU and RNN layers'
+// products may round their operands to bfloat16 (bf16_call_products).
 #pragma once
 
 #include "kernels/bf16_gemm.h"
