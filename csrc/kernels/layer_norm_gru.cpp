@@ -250,6 +250,14 @@ TeamPlan plan_for(const Args& args) {
   return recurrence_plan(args.sequence, kGates, args.hidden_size, args.hidden_size);
 }
 
+// A batch slice's thread packs W_hh whole (the input projection is computed before the loop).
+template <typename Args>
+int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
+  return batch_slice_count(args.sequence, count, kGates * args.hidden_size * args.hidden_size *
+                                                     static_cast<int64_t>(sizeof(*args.weights.w_hh)),
+                           plan.work);
+}
+
 }  // namespace
 
 template <typename scalar_t>
@@ -265,34 +273,55 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
                    kLayerNormGruStats);
   }
   const TeamPlan plan = plan_for(directions[0]);
-  std::vector<TeamNormScratch<scalar_t>> scratch;
-  for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
-  }
   const bool save = directions[0].training;
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    const LayerNormGruForwardArgs<scalar_t>& args = directions[team.index()];
-    TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
-    if (save) {
-      forward_direction<true>(args, team, team_scratch);
-    } else {
-      forward_direction<false>(args, team, team_scratch);
-    }
-  });
+  using Args = LayerNormGruForwardArgs<scalar_t>;
+  run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const Args& args, const BatchSlice& slice, int64_t) {
+        const int64_t b = slice.begin();
+        Args result = args;
+        result.sequence = slice.layout();
+        result.h0 = offset_rows(args.h0, b, args.hidden_size);
+        result.h_state = offset_rows(args.h_state, b, args.hidden_size);
+        return result;
+      },
+      [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+        if (save) {
+          forward_direction<true>(args, team, scratch);
+        } else {
+          forward_direction<false>(args, team, scratch);
+        }
+      });
 }
 
 template <typename scalar_t>
 void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* directions,
                                    int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
-  std::vector<TeamNormScratch<scalar_t>> scratch;
+  const int64_t parts = slice_count(directions[0], count, plan);
+  const int64_t H = directions[0].hidden_size;
+  const int64_t G = kGates * H;
+  // The parameter gradients the backward loop sums: ∂w_hh_ln and ∂b_hh_ln, [3H] each.
+  SliceGradients<scalar_t> sums(count, parts, 2 * G);
+  using Args = LayerNormGruBackwardArgs<scalar_t>;
+  run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+      directions, count, parts, plan,
+      [&](const Args& args, const BatchSlice& slice, int64_t index) {
+        const int64_t b = slice.begin();
+        Args result = args;
+        result.sequence = slice.layout();
+        result.h0 = offset_rows(args.h0, b, H);
+        result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+        result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
+        result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
+        return result;
+      },
+      [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+        backward_direction(args, team, scratch);
+      });
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
-  }
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
-  });
-  for (int64_t d = 0; d < count; ++d) {
+    sums.add_to(directions[d].grad_ln_hh_weight, d, 0, G);
+    sums.add_to(directions[d].grad_ln_hh_bias, d, G, G);
     backward_products(directions[d]);
   }
 }

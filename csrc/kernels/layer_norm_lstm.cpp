@@ -356,6 +356,14 @@ TeamPlan plan_for(const Args& args) {
   return recurrence_plan(args.sequence, kGates, args.hidden_size, args.hidden_size);
 }
 
+// A batch slice's thread packs W_hh whole (the input projection is computed before the loop).
+template <typename Args>
+int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
+  return batch_slice_count(args.sequence, count, kGates * args.hidden_size * args.hidden_size *
+                                                     static_cast<int64_t>(sizeof(*args.weights.w_hh)),
+                           plan.work);
+}
+
 }  // namespace
 
 template <typename scalar_t>
@@ -371,35 +379,66 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
                    kLayerNormLstmStats);
   }
   const TeamPlan plan = plan_for(directions[0]);
-  std::vector<TeamNormScratch<scalar_t>> scratch;
-  for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
-  }
   const bool save = directions[0].training;
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    const LayerNormLstmForwardArgs<scalar_t>& args = directions[team.index()];
-    TeamNormScratch<scalar_t>& team_scratch = scratch[static_cast<size_t>(team.index())];
-    if (save) {
-      forward_direction<true>(args, team, team_scratch);
-    } else {
-      forward_direction<false>(args, team, team_scratch);
-    }
-  });
+  using Args = LayerNormLstmForwardArgs<scalar_t>;
+  run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const Args& args, const BatchSlice& slice, int64_t) {
+        const int64_t b = slice.begin();
+        const int64_t H = args.hidden_size;
+        Args result = args;
+        result.sequence = slice.layout();
+        result.h0 = offset_rows(args.h0, b, H);
+        result.h_state = offset_rows(args.h_state, b, H);
+        result.c_state = offset_rows(args.c_state, b, H);
+        return result;
+      },
+      [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+        if (save) {
+          forward_direction<true>(args, team, scratch);
+        } else {
+          forward_direction<false>(args, team, scratch);
+        }
+      });
 }
 
 template <typename scalar_t>
 void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* directions,
                                     int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
-  std::vector<TeamNormScratch<scalar_t>> scratch;
+  const int64_t parts = slice_count(directions[0], count, plan);
+  const int64_t H = directions[0].hidden_size;
+  const int64_t G = kGates * H;
+  // The parameter gradients the backward loop sums: ∂w_hh_ln, ∂b_hh_ln ([4H] each), ∂w_c, ∂b_c.
+  SliceGradients<scalar_t> sums(count, parts, 2 * G + 2 * H);
+  using Args = LayerNormLstmBackwardArgs<scalar_t>;
+  run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+      directions, count, parts, plan,
+      [&](const Args& args, const BatchSlice& slice, int64_t index) {
+        const int64_t b = slice.begin();
+        Args result = args;
+        result.sequence = slice.layout();
+        result.h0 = offset_rows(args.h0, b, H);
+        result.c0 = offset_rows(args.c0, b, H);
+        result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+        result.grad_c_state = offset_rows(args.grad_c_state, b, H);
+        result.grad_cell_hat = offset_rows(args.grad_cell_hat, b, H);
+        result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
+        result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
+        result.grad_ln_cell_weight = sums.target(args.grad_ln_cell_weight, index, 2 * G);
+        result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
+        return result;
+      },
+      [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+        backward_direction(args, team, scratch);
+      });
   for (int64_t d = 0; d < count; ++d) {
-    scratch.emplace_back(plan.team_size, directions[d].sequence.batch);
-  }
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    backward_direction(directions[team.index()], team, scratch[static_cast<size_t>(team.index())]);
-  });
-  for (int64_t d = 0; d < count; ++d) {
-    backward_products(directions[d]);
+    const Args& args = directions[d];
+    sums.add_to(args.grad_ln_hh_weight, d, 0, G);
+    sums.add_to(args.grad_ln_hh_bias, d, G, G);
+    sums.add_to(args.grad_ln_cell_weight, d, 2 * G, H);
+    sums.add_to(args.grad_ln_cell_bias, d, 2 * G + H, H);
+    backward_products(args);
   }
 }
 

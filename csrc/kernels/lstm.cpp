@@ -271,6 +271,50 @@ TeamPlan plan_for(const Args& args) {
                               args.sizes.state_size());
 }
 
+// A batch slice's thread packs W_ih and W_hh (and W_hr) whole.
+template <typename Args>
+int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
+  const LstmSizes& sizes = args.sizes;
+  const int64_t values = sizes.gate_size() * (sizes.input_size + sizes.state_size()) +
+                         sizes.proj_size * sizes.hidden_size;
+  return batch_slice_count(args.sequence, count,
+                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+}
+
+// The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers. The gate
+// buffer's row 0 is the slice's first row (InputProjection addresses it from offset(0)).
+template <typename scalar_t>
+LstmForwardArgs<scalar_t> slice_of(const LstmForwardArgs<scalar_t>& args, const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t R = args.sizes.state_size();
+  LstmForwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, R);
+  result.h_state = offset_rows(args.h_state, b, R);
+  result.c_state = offset_rows(args.c_state, b, H);
+  result.gates = offset_rows(args.gates, b, args.sizes.gate_size());
+  result.gates_rows = args.gates_rows - b;
+  result.projection_in = offset_rows(args.projection_in, b, H);
+  return result;
+}
+
+template <typename scalar_t>
+LstmBackwardArgs<scalar_t> slice_of(const LstmBackwardArgs<scalar_t>& args,
+                                    const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  const int64_t H = args.sizes.hidden_size;
+  const int64_t R = args.sizes.state_size();
+  LstmBackwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, R);
+  result.c0 = offset_rows(args.c0, b, H);
+  result.grad_h_state = offset_rows(args.grad_h_state, b, R);
+  result.grad_c_state = offset_rows(args.grad_c_state, b, H);
+  result.grad_projection_in = offset_rows(args.grad_projection_in, b, H);
+  return result;
+}
+
 }  // namespace
 
 template <typename scalar_t>
@@ -280,22 +324,31 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
     check_gate_rows(directions[d].gates_rows, directions[d].sequence, save);
   }
   const TeamPlan plan = plan_for(directions[0]);
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    const LstmForwardArgs<scalar_t>& args = directions[team.index()];
-    if (save) {
-      forward_direction<true>(args, team);
-    } else {
-      forward_direction<false>(args, team);
-    }
-  });
+  run_directions(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const LstmForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+        return slice_of(args, slice);
+      },
+      [&](const LstmForwardArgs<scalar_t>& args, const Team& team) {
+        if (save) {
+          forward_direction<true>(args, team);
+        } else {
+          forward_direction<false>(args, team);
+        }
+      });
 }
 
 template <typename scalar_t>
 void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    backward_direction(directions[team.index()], team);
-  });
+  run_directions(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const LstmBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+        return slice_of(args, slice);
+      },
+      [](const LstmBackwardArgs<scalar_t>& args, const Team& team) {
+        backward_direction(args, team);
+      });
   for (int64_t d = 0; d < count; ++d) {
     backward_products(directions[d]);
   }

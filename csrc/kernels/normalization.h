@@ -263,5 +263,39 @@ struct TeamNormScratch {
         cell_sums(static_cast<size_t>(team_size * batch)) {}
 };
 
+// Parameter gradients a layer-norm cell sums inside its time loop, when each direction runs as
+// `parts` batch slices (recurrence.h): the first slice of a direction sums into the result, every
+// other slice into a copy of its own (`width` values per slice, gradients at fixed offsets in it),
+// added to the result after the loop.
+template <typename scalar_t>
+class SliceGradients {
+ public:
+  SliceGradients(int64_t directions, int64_t parts, int64_t width)
+      : parts_(std::max<int64_t>(1, parts)),
+        width_(width),
+        copies_(static_cast<size_t>(parts_ > 1 ? directions * parts_ * width : 0)) {}
+
+  // Where slice number `index` (direction·parts + slice) sums the gradient whose result is
+  // `result`, stored `offset` values into a slice's copy.
+  scalar_t* target(scalar_t* result, int64_t index, int64_t offset) {
+    return index % parts_ == 0 ? result : copies_.data() + index * width_ + offset;
+  }
+
+  // result[0, n) += the other slices' sums of direction `direction`.
+  void add_to(scalar_t* result, int64_t direction, int64_t offset, int64_t n) const {
+    for (int64_t part = 1; part < parts_; ++part) {
+      const scalar_t* copy = copies_.data() + (direction * parts_ + part) * width_ + offset;
+      for (int64_t j = 0; j < n; ++j) {
+        result[j] += copy[j];
+      }
+    }
+  }
+
+ private:
+  int64_t parts_;
+  int64_t width_;
+  std::vector<scalar_t> copies_;
+};
+
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

@@ -18,6 +18,7 @@ struct SequenceLayout {
   const int64_t* batch_sizes = nullptr;    // [T]
   const int64_t* offsets = nullptr;        // [T], first row of each step
   bool uniform = true;                     // every step holds `batch` rows (no packing)
+  bool contiguous = true;                  // step t+1's rows follow step t's (false: a BatchSlice)
 
   int64_t batch_size(int64_t t) const { return batch_sizes[t]; }
   int64_t offset(int64_t t) const { return offsets[t]; }

@@ -67,3 +67,102 @@ def test_chunked_inference_matches_the_whole_sequence(mode, shape, packed, threa
     if mode != "gru_reset_before":  # ATen has no reset-before GRU
         for a, b in zip(chunked, _aten(mode, inputs, batch_sizes, hx, params)):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+# --- Batch slices: a direction run as independent slices of its batch, one thread each --------------
+#
+# TORCH_EXT_RECURRENCE_SPLIT=batch forces the split (csrc/kernels/recurrence.h batch_slice_count),
+# =units forbids it; unset, small batches of small cells slice and large ones split the units. The
+# kernels read the variable at each layer call. The sizes give each direction more than the 2^21
+# FLOPs below which a call stays on one thread; packed lengths run down to 1, so the later slices
+# end in steps without rows.
+SLICED_MODULES = ["LSTM", "LSTM-proj", "LayerNormLSTM", "LayerNormGRU"]
+
+
+def _sliced_module(name: str, bidirectional: bool, dtype: torch.dtype) -> torch.nn.Module:
+    torch.manual_seed(0)
+    I, H = 24, 64
+    if name == "LSTM":
+        module = torch_ext.LSTM(I, H, num_layers=2, bidirectional=bidirectional)
+    elif name == "LSTM-proj":
+        module = torch_ext.LSTM(I, H, num_layers=2, bidirectional=bidirectional, proj_size=48)
+    else:
+        module = getattr(torch_ext, name)(I, H, num_layers=2, bidirectional=bidirectional)
+        with torch.no_grad():  # away from the layer norms' initial weight 1 and bias 0
+            for parameter in module.parameters():
+                parameter.add_(torch.randn_like(parameter) * 0.1)
+    return module.to(dtype)
+
+
+def _sliced_input(packed: bool, dtype: torch.dtype):
+    generator = torch.Generator().manual_seed(1)
+    steps, batch, features = 30, 9, 24
+    if not packed:
+        return torch.randn(steps, batch, features, generator=generator, dtype=dtype)
+    lengths = [30, 2, 27, 1, 30, 14, 9, 22, 5]  # unsorted; the shortest is one step
+    return torch.nn.utils.rnn.pack_sequence(
+        [torch.randn(n, features, generator=generator, dtype=dtype) for n in lengths], enforce_sorted=False
+    )
+
+
+def _forward_backward(module: torch.nn.Module, inputs, split: str, threads: int, training: bool, monkeypatch):
+    """Output, final states and (training) the gradients of every parameter and of the input."""
+    monkeypatch.setenv("TORCH_EXT_RECURRENCE_SPLIT", split)
+    module.zero_grad()
+    data = inputs.data if isinstance(inputs, torch.nn.utils.rnn.PackedSequence) else inputs
+    data = data.detach().requires_grad_(training)
+    if isinstance(inputs, torch.nn.utils.rnn.PackedSequence):
+        inputs = torch.nn.utils.rnn.PackedSequence(data, inputs.batch_sizes, inputs.sorted_indices,
+                                                   inputs.unsorted_indices)
+    else:
+        inputs = data
+    with torch.set_grad_enabled(training), _threads(threads):
+        output, state = module(inputs)
+        output = output.data if isinstance(output, torch.nn.utils.rnn.PackedSequence) else output
+        states = list(state) if isinstance(state, tuple) else [state]
+        results = [output] + states
+        if not training:
+            return [r.detach() for r in results]
+        weights = [torch.linspace(-1, 1, r.numel(), dtype=r.dtype).view_as(r) for r in results]
+        sum(((r * w).sum() for r, w in zip(results, weights))).backward()
+    return [r.detach() for r in results] + [data.grad] + [p.grad for p in module.parameters()]
+
+
+class _threads:
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize(
+    "threads,bidirectional", [(2, False), (3, False), (4, True)], ids=["2-threads", "3-threads", "bidir-4-threads"]
+)
+@pytest.mark.parametrize("name", SLICED_MODULES)
+def test_batch_slices_match_split_units(name, threads, bidirectional, packed, training, dtype, monkeypatch):
+    module = _sliced_module(name, bidirectional, dtype)
+    inputs = _sliced_input(packed, dtype)
+    sliced = _forward_backward(module, inputs, "batch", threads, training, monkeypatch)
+    units = _forward_backward(module, inputs, "units", threads, training, monkeypatch)
+    # The layer-norm cells' row statistics and parameter gradients are summed in another order.
+    tolerance = 2e-5 if dtype == torch.float32 else 1e-10
+    assert len(sliced) == len(units)
+    for index, (a, b) in enumerate(zip(sliced, units)):
+        torch.testing.assert_close(a, b, atol=tolerance, rtol=tolerance, msg=lambda m: f"result {index}: {m}")
+    if name.startswith("LSTM"):
+        # And torch.nn.LSTM's own results, from the same weights.
+        reference = torch.nn.LSTM(24, 64, num_layers=2, bidirectional=bidirectional,
+                                  proj_size=48 if name == "LSTM-proj" else 0).to(dtype)
+        reference.load_state_dict(module.state_dict())
+        expected = _forward_backward(reference, inputs, "units", threads, training, monkeypatch)
+        for index, (a, b) in enumerate(zip(sliced, expected)):
+            torch.testing.assert_close(a, b, atol=5 * tolerance, rtol=5 * tolerance,
+                                       msg=lambda m: f"result {index} vs torch.nn: {m}")
