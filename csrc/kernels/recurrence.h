@@ -111,7 +111,9 @@ class BatchSlice {
     for (int64_t t = 0; t < parent.steps; ++t) {
       const int64_t size = std::clamp<int64_t>(parent.batch_size(t) - begin, 0, end - begin);
       batch_sizes_[static_cast<size_t>(t)] = size;
-      offsets_[static_cast<size_t>(t)] = parent.offset(t) + begin;
+      // A step without rows in this slice (a packed sequence's shorter rows) keeps an offset
+      // inside the parent's step, so that no pointer formed from it lies past the buffers.
+      offsets_[static_cast<size_t>(t)] = parent.offset(t) + std::min(begin, parent.batch_size(t));
       rows += size;
     }
     layout_.steps = parent.steps;

@@ -74,8 +74,9 @@ def test_chunked_inference_matches_the_whole_sequence(mode, shape, packed, threa
 # TORCH_EXT_RECURRENCE_SPLIT=batch forces the split (csrc/kernels/recurrence.h batch_slice_count),
 # =units forbids it; unset, small batches of small cells slice and large ones split the units. The
 # kernels read the variable at each layer call. The sizes give each direction more than the 2^21
-# FLOPs below which a call stays on one thread; packed lengths run down to 1, so the later slices
-# end in steps without rows.
+# FLOPs below which a call stays on one thread, and more than the 512 rows of inference's gate
+# scratch (a slice then projects its input a step at a time); packed lengths run down to 1, so the
+# later slices end in steps without rows.
 SLICED_MODULES = ["LSTM", "LSTM-proj", "LayerNormLSTM", "LayerNormGRU"]
 
 
@@ -96,10 +97,10 @@ def _sliced_module(name: str, bidirectional: bool, dtype: torch.dtype) -> torch.
 
 def _sliced_input(packed: bool, dtype: torch.dtype):
     generator = torch.Generator().manual_seed(1)
-    steps, batch, features = 30, 9, 24
+    steps, batch, features = 80, 9, 24
     if not packed:
         return torch.randn(steps, batch, features, generator=generator, dtype=dtype)
-    lengths = [30, 2, 27, 1, 30, 14, 9, 22, 5]  # unsorted; the shortest is one step
+    lengths = [80, 3, 77, 1, 80, 74, 69, 72, 65]  # unsorted, 521 rows; the shortest is one step
     return torch.nn.utils.rnn.pack_sequence(
         [torch.randn(n, features, generator=generator, dtype=dtype) for n in lengths], enforce_sorted=False
     )
@@ -152,11 +153,16 @@ def test_batch_slices_match_split_units(name, threads, bidirectional, packed, tr
     inputs = _sliced_input(packed, dtype)
     sliced = _forward_backward(module, inputs, "batch", threads, training, monkeypatch)
     units = _forward_backward(module, inputs, "units", threads, training, monkeypatch)
-    # The layer-norm cells' row statistics and parameter gradients are summed in another order.
-    tolerance = 2e-5 if dtype == torch.float32 else 1e-10
+    tolerance = 2e-5 if dtype == torch.float32 else 1e-12
+    if name.startswith("LayerNorm"):
+        # Row statistics and the norms' parameter gradients are summed in another order: per slice,
+        # then added (a parameter gradient sums ~700 rows' terms, with cancellation).
+        tolerance = 2e-4 if dtype == torch.float32 else 1e-9
     assert len(sliced) == len(units)
     for index, (a, b) in enumerate(zip(sliced, units)):
-        torch.testing.assert_close(a, b, atol=tolerance, rtol=tolerance, msg=lambda m: f"result {index}: {m}")
+        scale = max(1.0, b.abs().max().item())
+        torch.testing.assert_close(a, b, atol=tolerance * scale, rtol=tolerance,
+                                   msg=lambda m: f"result {index}: {m}")
     if name.startswith("LSTM"):
         # And torch.nn.LSTM's own results, from the same weights.
         reference = torch.nn.LSTM(24, 64, num_layers=2, bidirectional=bidirectional,
