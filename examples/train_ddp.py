@@ -135,6 +135,10 @@ def main() -> None:
             f"{time.perf_counter() - start:.1f} s (chance: loss {torch.log(torch.tensor(args.vocabulary)):.4f})",
             flush=True,
         )
+    # Both processes reach the teardown together: one that tears gloo down while its peer still
+    # works on the last step's collectives can die in gloo's threads (seen once in CI as
+    # "terminate called without an active exception" in rank 1, after rank 0's last print).
+    dist.barrier()
     dist.destroy_process_group()
 
 
