@@ -355,6 +355,45 @@ TeamPlan plan_for(const Args& args) {
                               args.sizes.hidden_size);
 }
 
+// A batch slice's thread packs W_ih and W_hh whole.
+template <typename Args>
+int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
+  const GruSizes& sizes = args.sizes;
+  const int64_t values = kGates * sizes.hidden_size * (sizes.input_size + sizes.hidden_size);
+  return batch_slice_count(args.sequence, count,
+                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+}
+
+// The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers (the gate
+// buffer's row 0 is the slice's first row, as InputProjection addresses it).
+template <typename scalar_t>
+GruForwardArgs<scalar_t> slice_of(const GruForwardArgs<scalar_t>& args, const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  const int64_t H = args.sizes.hidden_size;
+  GruForwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, H);
+  result.h_state = offset_rows(args.h_state, b, H);
+  result.gates = offset_rows(args.gates, b, kGates * H);
+  result.gates_rows = args.gates_rows - b;
+  result.step_gates = offset_rows(args.step_gates, b, kGates * H);
+  result.reset_state = offset_rows(args.reset_state, b, H);
+  return result;
+}
+
+template <typename scalar_t>
+GruBackwardArgs<scalar_t> slice_of(const GruBackwardArgs<scalar_t>& args, const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  const int64_t H = args.sizes.hidden_size;
+  GruBackwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, H);
+  result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+  // grad_reset_state is per batch row ([B, H]); reset_state here is per sequence row ([N, H]).
+  result.grad_reset_state = offset_rows(args.grad_reset_state, b, H);
+  return result;
+}
+
 }  // namespace
 
 template <typename scalar_t>
@@ -364,22 +403,31 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
     check_gate_rows(directions[d].gates_rows, directions[d].sequence, save);
   }
   const TeamPlan plan = plan_for(directions[0]);
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    const GruForwardArgs<scalar_t>& args = directions[team.index()];
-    if (save) {
-      forward_direction<true>(args, team);
-    } else {
-      forward_direction<false>(args, team);
-    }
-  });
+  run_directions(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const GruForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+        return slice_of(args, slice);
+      },
+      [&](const GruForwardArgs<scalar_t>& args, const Team& team) {
+        if (save) {
+          forward_direction<true>(args, team);
+        } else {
+          forward_direction<false>(args, team);
+        }
+      });
 }
 
 template <typename scalar_t>
 void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
-  run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-    backward_direction(directions[team.index()], team);
-  });
+  run_directions(
+      directions, count, slice_count(directions[0], count, plan), plan,
+      [](const GruBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+        return slice_of(args, slice);
+      },
+      [](const GruBackwardArgs<scalar_t>& args, const Team& team) {
+        backward_direction(args, team);
+      });
   for (int64_t d = 0; d < count; ++d) {
     backward_products(directions[d]);
   }

@@ -3,9 +3,10 @@
 // Both passes run in one parallel region per layer call (team.h): a team per direction, whose
 // threads split the hidden units in blocks of kPanelWidth. Per step, a thread multiplies the
 // previous state by its own panels of W_hh and runs the fused pointwise pass on its own units;
-// the team meets at one barrier per step (two with a projection). The whole-sequence products
-// (input projection; after the backward loop, dX, dW_ih, dW_hh, dW_hr) are BLAS calls across all
-// threads.
+// the team meets at one barrier per step (two with a projection). A small cell runs instead as
+// independent slices of its batch, one thread each and no barrier (recurrence.h run_directions).
+// The whole-sequence products (input projection; after the backward loop, dX, dW_ih, dW_hh,
+// dW_hr) are BLAS calls across all threads.
 //
 // This file is compiled once per CPU capability (CPU_CAPABILITY names the namespace).
 #include "kernels/lstm.h"

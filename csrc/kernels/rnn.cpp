@@ -149,6 +149,40 @@ TeamPlan plan_for(const Args& args) {
                               args.sizes.hidden_size);
 }
 
+// A batch slice's thread packs W_ih and W_hh whole.
+template <typename Args>
+int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
+  const RnnSizes& sizes = args.sizes;
+  const int64_t values = sizes.hidden_size * (sizes.input_size + sizes.hidden_size);
+  return batch_slice_count(args.sequence, count,
+                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+}
+
+// The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers (the gate
+// scratch's row 0 is the slice's first row, as InputProjection addresses it).
+template <typename scalar_t>
+RnnForwardArgs<scalar_t> slice_of(const RnnForwardArgs<scalar_t>& args, const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  const int64_t H = args.sizes.hidden_size;
+  RnnForwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, H);
+  result.h_state = offset_rows(args.h_state, b, H);
+  result.gates = offset_rows(args.gates, b, H);
+  result.gates_rows = args.gates_rows - b;
+  return result;
+}
+
+template <typename scalar_t>
+RnnBackwardArgs<scalar_t> slice_of(const RnnBackwardArgs<scalar_t>& args, const BatchSlice& slice) {
+  const int64_t b = slice.begin();
+  RnnBackwardArgs<scalar_t> result = args;
+  result.sequence = slice.layout();
+  result.h0 = offset_rows(args.h0, b, args.sizes.hidden_size);
+  result.grad_h_state = offset_rows(args.grad_h_state, b, args.sizes.hidden_size);
+  return result;
+}
+
 // Calls fn.template operator()<Act>() for the layer's nonlinearity.
 template <typename Fn>
 void with_nonlinearity(RnnNonlinearity nonlinearity, const Fn& fn) {
@@ -167,20 +201,32 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
     check_gate_rows(directions[d].gates_rows, directions[d].sequence, /*training=*/false);
   }
   const TeamPlan plan = plan_for(directions[0]);
+  const int64_t parts = slice_count(directions[0], count, plan);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
-    run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-      forward_direction<decltype(act)::value>(directions[team.index()], team);
-    });
+    run_directions(
+        directions, count, parts, plan,
+        [](const RnnForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+          return slice_of(args, slice);
+        },
+        [](const RnnForwardArgs<scalar_t>& args, const Team& team) {
+          forward_direction<decltype(act)::value>(args, team);
+        });
   });
 }
 
 template <typename scalar_t>
 void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
+  const int64_t parts = slice_count(directions[0], count, plan);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
-    run_teams(count, plan.team_size, plan.work, [&](const Team& team) {
-      backward_direction<decltype(act)::value>(directions[team.index()], team);
-    });
+    run_directions(
+        directions, count, parts, plan,
+        [](const RnnBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+          return slice_of(args, slice);
+        },
+        [](const RnnBackwardArgs<scalar_t>& args, const Team& team) {
+          backward_direction<decltype(act)::value>(args, team);
+        });
   });
   for (int64_t d = 0; d < count; ++d) {
     backward_products(directions[d]);

@@ -77,7 +77,8 @@ def test_chunked_inference_matches_the_whole_sequence(mode, shape, packed, threa
 # FLOPs below which a call stays on one thread, and more than the 512 rows of inference's gate
 # scratch (a slice then projects its input a step at a time); packed lengths run down to 1, so the
 # later slices end in steps without rows.
-SLICED_MODULES = ["LSTM", "LSTM-proj", "LayerNormLSTM", "LayerNormGRU"]
+SLICED_MODULES = ["LSTM", "LSTM-proj", "GRU", "GRU-reset-before", "RNN-tanh", "RNN-relu", "LayerNormLSTM",
+                  "LayerNormGRU"]
 
 
 def _sliced_module(name: str, bidirectional: bool, dtype: torch.dtype) -> torch.nn.Module:
@@ -87,6 +88,10 @@ def _sliced_module(name: str, bidirectional: bool, dtype: torch.dtype) -> torch.
         module = torch_ext.LSTM(I, H, num_layers=2, bidirectional=bidirectional)
     elif name == "LSTM-proj":
         module = torch_ext.LSTM(I, H, num_layers=2, bidirectional=bidirectional, proj_size=48)
+    elif name.startswith("GRU"):
+        module = torch_ext.GRU(I, H, num_layers=2, bidirectional=bidirectional, reset_after=name == "GRU")
+    elif name.startswith("RNN"):
+        module = torch_ext.RNN(I, H, num_layers=2, bidirectional=bidirectional, nonlinearity=name[4:])
     else:
         module = getattr(torch_ext, name)(I, H, num_layers=2, bidirectional=bidirectional)
         with torch.no_grad():  # away from the layer norms' initial weight 1 and bias 0
@@ -163,12 +168,19 @@ def test_batch_slices_match_split_units(name, threads, bidirectional, packed, tr
         scale = max(1.0, b.abs().max().item())
         torch.testing.assert_close(a, b, atol=tolerance * scale, rtol=tolerance,
                                    msg=lambda m: f"result {index}: {m}")
+    reference = None  # torch.nn's module of the same weights, where torch.nn has the cell
     if name.startswith("LSTM"):
-        # And torch.nn.LSTM's own results, from the same weights.
         reference = torch.nn.LSTM(24, 64, num_layers=2, bidirectional=bidirectional,
-                                  proj_size=48 if name == "LSTM-proj" else 0).to(dtype)
+                                  proj_size=48 if name == "LSTM-proj" else 0)
+    elif name == "GRU":
+        reference = torch.nn.GRU(24, 64, num_layers=2, bidirectional=bidirectional)
+    elif name.startswith("RNN"):
+        reference = torch.nn.RNN(24, 64, num_layers=2, bidirectional=bidirectional, nonlinearity=name[4:])
+    if reference is not None:
+        reference = reference.to(dtype)
         reference.load_state_dict(module.state_dict())
         expected = _forward_backward(reference, inputs, "units", threads, training, monkeypatch)
         for index, (a, b) in enumerate(zip(sliced, expected)):
-            torch.testing.assert_close(a, b, atol=5 * tolerance, rtol=5 * tolerance,
+            scale = max(1.0, b.abs().max().item())
+            torch.testing.assert_close(a, b, atol=5 * tolerance * scale, rtol=5 * tolerance,
                                        msg=lambda m: f"result {index} vs torch.nn: {m}")
