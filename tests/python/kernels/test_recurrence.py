@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import torch_ext  # noqa: F401
-from rnn_testing import flat_params
+from rnn_testing import flat_params, intra_op_threads
 
 ops = torch.ops.torch_ext
 
@@ -53,15 +53,11 @@ def test_chunked_inference_matches_the_whole_sequence(mode, shape, packed, threa
         inputs, batch_sizes = torch.randn(steps, batch, I, generator=generator), None
     h = torch.randn(4, batch, H, generator=generator)
     hx = (h, torch.randn(4, batch, H, generator=generator)) if mode == "lstm" else h
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with intra_op_threads(threads):
         with torch.inference_mode():
             chunked = _run(mode, inputs, batch_sizes, hx, params)
         # With grad, the forward saves every row's gates: one chunk.
         whole = _run(mode, inputs, batch_sizes, hx, [p.clone().requires_grad_() for p in params])
-    finally:
-        torch.set_num_threads(previous)
     for a, b in zip(chunked, whole):
         torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=1e-5)
     if mode != "gru_reset_before":  # ATen has no reset-before GRU
@@ -122,7 +118,7 @@ def _forward_backward(module: torch.nn.Module, inputs, split: str, threads: int,
                                                    inputs.unsorted_indices)
     else:
         inputs = data
-    with torch.set_grad_enabled(training), _threads(threads):
+    with torch.set_grad_enabled(training), intra_op_threads(threads):
         output, state = module(inputs)
         output = output.data if isinstance(output, torch.nn.utils.rnn.PackedSequence) else output
         states = list(state) if isinstance(state, tuple) else [state]
@@ -132,18 +128,6 @@ def _forward_backward(module: torch.nn.Module, inputs, split: str, threads: int,
         weights = [torch.linspace(-1, 1, r.numel(), dtype=r.dtype).view_as(r) for r in results]
         sum(((r * w).sum() for r, w in zip(results, weights))).backward()
     return [r.detach() for r in results] + [data.grad] + [p.grad for p in module.parameters()]
-
-
-class _threads:
-    def __init__(self, threads: int):
-        self.threads = threads
-
-    def __enter__(self):
-        self.previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.previous)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
