@@ -20,10 +20,12 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -65,6 +67,25 @@ void pack_block(const scalar_t* source, int64_t depth, int64_t stride_k, int64_t
   }
 }
 
+// Uninitialised storage from ATen's CPU allocator: 64-byte aligned, so every panel (a multiple
+// of kPanelWidth elements) starts on a cache line and a vector load of B never splits one. The
+// packing writes every element; zero-filling first (std::vector) cost a pass over the weights.
+template <typename T>
+class PanelStorage {
+ public:
+  void allocate(size_t count) {
+    data_.reset(count > 0 ? static_cast<T*>(c10::alloc_cpu(count * sizeof(T))) : nullptr);
+  }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+
+ private:
+  struct Free {
+    void operator()(T* pointer) const { c10::free_cpu(pointer); }
+  };
+  std::unique_ptr<T[], Free> data_;
+};
+
 template <typename scalar_t>
 class PackedMatrix {
  public:
@@ -94,10 +115,10 @@ class PackedMatrix {
                 "torch_ext: packed columns [", first_column, ", ", last_column,
                 ") do not start a panel of a group of ", group_size);
     if (bf16_) {
-      bf16_storage_.resize(
+      bf16_storage_.allocate(
           static_cast<size_t>(groups * panels_per_group_ * bf16_panel_elements(depth, kPanelWidth)));
     } else if constexpr (kPacked) {
-      storage_.resize(static_cast<size_t>(groups * panels_per_group_ * depth * kPanelWidth));
+      storage_.allocate(static_cast<size_t>(groups * panels_per_group_ * depth * kPanelWidth));
     }
   }
 
@@ -207,8 +228,8 @@ class PackedMatrix {
   int64_t stride_k_;
   int64_t stride_n_;
   bool bf16_;
-  std::vector<scalar_t> storage_;
-  std::vector<c10::BFloat16> bf16_storage_;
+  PanelStorage<scalar_t> storage_;
+  PanelStorage<c10::BFloat16> bf16_storage_;
   mutable std::vector<c10::BFloat16> rows_;  // A rounded to bfloat16 (bfloat16 products only)
 };
 
