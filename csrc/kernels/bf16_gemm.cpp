@@ -1,12 +1,12 @@
 #include "kernels/bf16_gemm.h"
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/dispatch.h"
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
-#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -200,7 +200,7 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
   const int64_t b_stride_k = transpose_b == Transpose::Yes ? 1 : ldb;
   const int64_t b_stride_n = transpose_b == Transpose::Yes ? ldb : 1;
   const int64_t panel_size = bf16_panel_elements(kDepthBlock, kBf16PanelWidth);
-  std::vector<c10::BFloat16> packed_b(static_cast<size_t>(depth_blocks * panels * panel_size));
+  AlignedBuffer<c10::BFloat16> packed_b(static_cast<size_t>(depth_blocks * panels * panel_size));
   at::parallel_for(0, depth_blocks * panels, 1, [&](int64_t first, int64_t last) {
     for (int64_t index = first; index < last; ++index) {
       const int64_t k0 = (index / panels) * kDepthBlock;
@@ -211,7 +211,7 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
     }
   });
   at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
-    std::vector<c10::BFloat16> rows_a(static_cast<size_t>(kRowBlock * kDepthBlock));
+    AlignedBuffer<c10::BFloat16> rows_a(static_cast<size_t>(kRowBlock * kDepthBlock));
     for (int64_t block = first; block < last; ++block) {
       const int64_t row_begin = block * kRowBlock;
       const int64_t rows = std::min(kRowBlock, m - row_begin);

@@ -15,17 +15,16 @@
 // Included only by kernel files (compiled once per CPU capability).
 #pragma once
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/bf16_gemm.h"
 #include "kernels/gemm.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
-#include <c10/core/impl/alloc_cpu.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -66,25 +65,6 @@ void pack_block(const scalar_t* source, int64_t depth, int64_t stride_k, int64_t
     }
   }
 }
-
-// Uninitialised storage from ATen's CPU allocator: 64-byte aligned, so every panel (a multiple
-// of kPanelWidth elements) starts on a cache line and a vector load of B never splits one. The
-// packing writes every element; zero-filling first (std::vector) cost a pass over the weights.
-template <typename T>
-class PanelStorage {
- public:
-  void allocate(size_t count) {
-    data_.reset(count > 0 ? static_cast<T*>(c10::alloc_cpu(count * sizeof(T))) : nullptr);
-  }
-  T* data() { return data_.get(); }
-  const T* data() const { return data_.get(); }
-
- private:
-  struct Free {
-    void operator()(T* pointer) const { c10::free_cpu(pointer); }
-  };
-  std::unique_ptr<T[], Free> data_;
-};
 
 template <typename scalar_t>
 class PackedMatrix {
@@ -228,8 +208,8 @@ class PackedMatrix {
   int64_t stride_k_;
   int64_t stride_n_;
   bool bf16_;
-  PanelStorage<scalar_t> storage_;
-  PanelStorage<c10::BFloat16> bf16_storage_;
+  AlignedBuffer<scalar_t> storage_;  // the held panels
+  AlignedBuffer<c10::BFloat16> bf16_storage_;
   mutable std::vector<c10::BFloat16> rows_;  // A rounded to bfloat16 (bfloat16 products only)
 };
 
