@@ -95,10 +95,21 @@ struct LayerNormGruBackwardArgs {
   scalar_t* grad_ln_hh_weight = nullptr;  // [3H]
   scalar_t* grad_ln_hh_bias = nullptr;    // [3H] (= ∂b_hh)
 
-  // Workspaces.
-  scalar_t* grad_input_gates = nullptr;  // [N, 3H]: ∂gi, then ∂(x·W_ihᵀ)
-  scalar_t* grad_hidden_raw = nullptr;   // [N, 3H]: ∂(h·W_hhᵀ)
-  scalar_t* previous_h = nullptr;        // [N, H], packed sequences: each row's previous state
+  // Workspaces. The backward runs a window of `window_steps` steps at a time
+  // (backward_window_steps with rows of 3H values), its row workspaces holding `workspace_rows`
+  // rows: one window's (backward_window_rows).
+  int64_t window_steps = 0;
+  int64_t workspace_rows = 0;
+  scalar_t* grad_input_gates = nullptr;  // [workspace_rows, 3H]: ∂gi, then ∂(x·W_ihᵀ)
+  scalar_t* grad_hidden_raw = nullptr;   // [workspace_rows, 3H]: ∂(h·W_hhᵀ)
+  scalar_t* previous_h = nullptr;        // [workspace_rows, H], packed: each row's previous state
+
+  // Set by layer_norm_gru_layer_backward for each window: its steps, the sequence row that is
+  // row 0 of the workspaces, and whether it is the direction's first (the loop's parameter
+  // gradient sums start at zero there and add up over the windows).
+  StepWindow window;
+  int64_t workspace_first_row = 0;
+  bool first_window = true;
 };
 
 template <typename scalar_t>

@@ -268,21 +268,33 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
   PackedMatrix<scalar_t> w_hh(w.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1,  // W_hh [4H, H]
                               units.begin, units.end);
   w_hh.pack(0, units.begin, units.end);
-  // The parameter gradients summed in the loop: each thread zeroes and owns its columns.
-  for (int64_t gate = 0; gate < kGates; ++gate) {
-    std::fill(args.grad_ln_hh_weight + gate * H + units.begin,
-              args.grad_ln_hh_weight + gate * H + units.end, scalar_t(0));
-    std::fill(args.grad_ln_hh_bias + gate * H + units.begin,
-              args.grad_ln_hh_bias + gate * H + units.end, scalar_t(0));
+  // The parameter gradients summed in the loop: each thread zeroes (in the first window) and
+  // owns its columns.
+  if (args.first_window) {
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      std::fill(args.grad_ln_hh_weight + gate * H + units.begin,
+                args.grad_ln_hh_weight + gate * H + units.end, scalar_t(0));
+      std::fill(args.grad_ln_hh_bias + gate * H + units.begin,
+                args.grad_ln_hh_bias + gate * H + units.end, scalar_t(0));
+    }
+    std::fill(args.grad_ln_cell_weight + units.begin, args.grad_ln_cell_weight + units.end,
+              scalar_t(0));
+    std::fill(args.grad_ln_cell_bias + units.begin, args.grad_ln_cell_bias + units.end,
+              scalar_t(0));
   }
-  std::fill(args.grad_ln_cell_weight + units.begin, args.grad_ln_cell_weight + units.end,
-            scalar_t(0));
-  std::fill(args.grad_ln_cell_bias + units.begin, args.grad_ln_cell_bias + units.end, scalar_t(0));
   const TeamRowParts<SumPair<scalar_t>> cell_sums(scratch.cell_sums.data(), seq.batch);
   const TeamRowParts<SumPair<scalar_t>> hidden_sums(scratch.hidden_sums.data(), seq.batch);
 
-  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
-    const int64_t t = seq.step_at(position, !args.reverse);
+  // Back through the window's steps; the workspaces hold its rows from workspace_first_row.
+  const StepWindow& window = args.window;
+  const auto grad_pre = [&](int64_t row) {
+    return args.grad_pre + (row - args.workspace_first_row) * G;
+  };
+  const auto grad_hidden_raw = [&](int64_t row) {
+    return args.grad_hidden_raw + (row - args.workspace_first_row) * G;
+  };
+  for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
+    const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     const auto cell_previous = [&](int64_t b) {
@@ -299,7 +311,7 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
                               args.grad_output != nullptr
                                   ? args.grad_output + row * args.grad_output_stride
                                   : nullptr,
-                              args.grad_pre + row * G, args.grad_cell_hat + b * H,
+                              grad_pre(row), args.grad_cell_hat + b * H,
                               args.grad_ln_cell_weight, args.grad_ln_cell_bias));
     }
     team.sync();
@@ -312,43 +324,49 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
                              args.grad_cell_hat + b * H,
                              cell_sums.merged(team, b, merge_sums<scalar_t>),
                              args.rstd[row * kLayerNormLstmStats + 2], args.grad_c_state + b * H,
-                             args.grad_pre + row * G, args.grad_ln_hh_weight,
+                             grad_pre(row), args.grad_ln_hh_weight,
                              args.grad_ln_hh_bias));
     }
     team.sync();
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t row = row0 + b;
-      backward_hidden_row(units, w, H, args.grad_pre + row * G, args.hidden_gates + row * G,
+      backward_hidden_row(units, w, H, grad_pre(row), args.hidden_gates + row * G,
                           hidden_sums.merged(team, b, merge_sums<scalar_t>),
-                          args.rstd[row * kLayerNormLstmStats + 1], args.grad_hidden_raw + row * G);
+                          args.rstd[row * kLayerNormLstmStats + 1], grad_hidden_raw(row));
     }
     team.sync();  // ∂(h·W_hhᵀ) of the step complete
     // dh_{t-1} = ∂(h·W_hhᵀ) · W_hh for this thread's units.
-    w_hh.multiply(batch, args.grad_hidden_raw + row0 * G, G, 0, units.begin, units.end,
+    w_hh.multiply(batch, grad_hidden_raw(row0), G, 0, units.begin, units.end,
                   args.grad_h_state + units.begin, H, /*accumulate=*/false);
   }
 }
 
+// The products of a window's rows after its backward loop: through the input norm, its rows of
+// dX, and its terms of the weight gradients, added to the earlier windows' unless `first`.
 template <typename scalar_t>
-void backward_products(const LayerNormLstmBackwardArgs<scalar_t>& args) {
+void backward_products(const LayerNormLstmBackwardArgs<scalar_t>& args, bool first) {
   const SequenceLayout& seq = args.sequence;
-  const int64_t N = seq.rows;
+  const int64_t row0 = args.workspace_first_row;
+  const int64_t rows = args.window.rows(seq);
   const int64_t H = args.hidden_size;
   const int64_t I = args.input_size;
   const int64_t G = kGates * H;
   // Through the input norm: ∂pre becomes ∂(x·W_ihᵀ) in place.
-  layer_norm_backward_saved(args.grad_pre, args.input_gates, N, G, args.rstd, kLayerNormLstmStats,
+  layer_norm_backward_saved(args.grad_pre, args.input_gates + row0 * G, rows, G,
+                            args.rstd + row0 * kLayerNormLstmStats, kLayerNormLstmStats,
                             args.weights.ln_ih_weight, args.grad_ln_ih_weight,
-                            args.grad_ln_ih_bias);
-  if (args.grad_input != nullptr) {
-    sequence_gemm(N, I, G, args.grad_pre, G, args.weights.w_ih, I, 1, args.grad_input,
-                  args.grad_input_stride, args.accumulate_grad_input);
+                            args.grad_ln_ih_bias, /*accumulate=*/!first);
+  if (args.grad_input != nullptr && rows > 0) {
+    sequence_gemm(rows, I, G, args.grad_pre, G, args.weights.w_ih, I, 1,
+                  args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
+                  args.accumulate_grad_input);
   }
-  gemm(Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_pre, G, args.input,
-       args.input_stride, scalar_t(0), args.grad_w_ih, I);
+  gemm(Transpose::Yes, Transpose::No, G, I, rows, scalar_t(1), args.grad_pre, G,
+       args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
+       args.grad_w_ih, I);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
-  grad_weight_hh(seq, args.reverse, states, args.grad_hidden_raw, G, G, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false);
+  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_hidden_raw, G, G,
+                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first);
 }
 
 template <typename Args>
@@ -402,6 +420,8 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
       });
 }
 
+// A window at a time (BackwardRounds), as lstm.cpp's backward. The loop's parameter gradient
+// sums go on over the windows; the slices' copies are added once, after the last.
 template <typename scalar_t>
 void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* directions,
                                     int64_t count) {
@@ -412,33 +432,42 @@ void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* d
   // The parameter gradients the backward loop sums: ∂w_hh_ln, ∂b_hh_ln ([4H] each), ∂w_c, ∂b_c.
   SliceGradients<scalar_t> sums(count, parts, 2 * G + 2 * H);
   using Args = LayerNormLstmBackwardArgs<scalar_t>;
-  run_directions_with_scratch<TeamNormScratch<scalar_t>>(
-      directions, count, parts, plan,
-      [&](const Args& args, const BatchSlice& slice, int64_t index) {
-        const int64_t b = slice.begin();
-        Args result = args;
-        result.sequence = slice.layout();
-        result.h0 = offset_rows(args.h0, b, H);
-        result.c0 = offset_rows(args.c0, b, H);
-        result.grad_h_state = offset_rows(args.grad_h_state, b, H);
-        result.grad_c_state = offset_rows(args.grad_c_state, b, H);
-        result.grad_cell_hat = offset_rows(args.grad_cell_hat, b, H);
-        result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
-        result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
-        result.grad_ln_cell_weight = sums.target(args.grad_ln_cell_weight, index, 2 * G);
-        result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
-        return result;
-      },
-      [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
-        backward_direction(args, team, scratch);
-      });
+  BackwardRounds<Args> rounds(directions, count, "layer-norm LSTM");
+  for (int64_t k = 0; k < rounds.count(); ++k) {
+    std::vector<Args>& round = rounds.round(k);
+    for (Args& args : round) {
+      args.first_window = k == 0;
+    }
+    run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+        round.data(), count, parts, plan,
+        [&](const Args& args, const BatchSlice& slice, int64_t index) {
+          const int64_t b = slice.begin();
+          Args result = args;
+          result.sequence = slice.layout();
+          result.h0 = offset_rows(args.h0, b, H);
+          result.c0 = offset_rows(args.c0, b, H);
+          result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+          result.grad_c_state = offset_rows(args.grad_c_state, b, H);
+          result.grad_cell_hat = offset_rows(args.grad_cell_hat, b, H);
+          result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
+          result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
+          result.grad_ln_cell_weight = sums.target(args.grad_ln_cell_weight, index, 2 * G);
+          result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
+          return result;
+        },
+        [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+          backward_direction(args, team, scratch);
+        });
+    for (const Args& args : round) {
+      backward_products(args, /*first=*/k == 0);
+    }
+  }
   for (int64_t d = 0; d < count; ++d) {
     const Args& args = directions[d];
     sums.add_to(args.grad_ln_hh_weight, d, 0, G);
     sums.add_to(args.grad_ln_hh_bias, d, G, G);
     sums.add_to(args.grad_ln_cell_weight, d, 2 * G, H);
     sums.add_to(args.grad_ln_cell_bias, d, 2 * G + H, H);
-    backward_products(args);
   }
 }
 

@@ -112,11 +112,22 @@ struct LayerNormLstmBackwardArgs {
   scalar_t* grad_ln_cell_weight = nullptr;  // [H]
   scalar_t* grad_ln_cell_bias = nullptr;    // [H]
 
-  // Workspaces.
-  scalar_t* grad_pre = nullptr;          // [N, 4H]: ∂pre, then ∂(x·W_ihᵀ)
-  scalar_t* grad_hidden_raw = nullptr;   // [N, 4H]: ∂(h·W_hhᵀ)
+  // Workspaces. The backward runs a window of `window_steps` steps at a time
+  // (backward_window_steps with rows of 4H values), its row workspaces holding `workspace_rows`
+  // rows: one window's (backward_window_rows).
+  int64_t window_steps = 0;
+  int64_t workspace_rows = 0;
+  scalar_t* grad_pre = nullptr;          // [workspace_rows, 4H]: ∂pre, then ∂(x·W_ihᵀ)
+  scalar_t* grad_hidden_raw = nullptr;   // [workspace_rows, 4H]: ∂(h·W_hhᵀ)
   scalar_t* grad_cell_hat = nullptr;     // [B, H]: e ⊙ w_c of one step
-  scalar_t* previous_h = nullptr;        // [N, H], packed sequences: each row's previous state
+  scalar_t* previous_h = nullptr;        // [workspace_rows, H], packed: each row's previous state
+
+  // Set by layer_norm_lstm_layer_backward for each window: its steps, the sequence row that is
+  // row 0 of the workspaces, and whether it is the direction's first (the loop's parameter
+  // gradient sums start at zero there and add up over the windows).
+  StepWindow window;
+  int64_t workspace_first_row = 0;
+  bool first_window = true;
 };
 
 template <typename scalar_t>

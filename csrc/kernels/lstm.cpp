@@ -185,14 +185,17 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
     w_hr.pack(0, units.begin, units.end);
   }
 
-  // Back through time: the reverse of the order the forward pass took.
-  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
-    const int64_t t = seq.step_at(position, !args.reverse);
+  // Back through the window's steps: the reverse of the order the forward pass took. The
+  // workspaces hold the window's rows from args.workspace_first_row.
+  const StepWindow& window = args.window;
+  for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
+    const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
+    const int64_t work_row0 = row0 - args.workspace_first_row;
     const scalar_t* grad_output =
         args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
-    scalar_t* grad_gates = args.grad_gates + row0 * G;
+    scalar_t* grad_gates = args.grad_gates + work_row0 * G;
 
     const auto cell_previous = [&](int64_t b) {
       const int64_t previous = seq.previous_step(t, b, args.reverse);
@@ -201,7 +204,7 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
 
     if (P > 0) {
       // dh_t = dy_t + dh carried (this thread's state columns), kept for dW_hr.
-      scalar_t* grad_h_rows = args.grad_h_rows + row0 * P;
+      scalar_t* grad_h_rows = args.grad_h_rows + work_row0 * P;
       for (int64_t b = 0; b < batch; ++b) {
         for (int64_t j = state_columns.begin; j < state_columns.end; ++j) {
           grad_h_rows[b * P + j] =
@@ -219,7 +222,7 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
         backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
                      cell_previous(b), args.grad_projection_in + b * H,
                      static_cast<const scalar_t*>(nullptr), args.grad_c_state + b * H,
-                     grad_gates + b * G, args.projection_in + row * H);
+                     grad_gates + b * G, args.projection_in + (work_row0 + b) * H);
       }
     } else {
       for (int64_t b = 0; b < batch; ++b) {
@@ -238,31 +241,35 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
   }
 }
 
-// The whole-sequence products after the backward loop.
+// The products of a window's rows after its backward loop: its rows of dX, and its terms of the
+// weight gradients, added to those of the windows before it unless `first`.
 template <typename scalar_t>
-void backward_products(const LstmBackwardArgs<scalar_t>& args) {
+void backward_products(const LstmBackwardArgs<scalar_t>& args, bool first) {
   const SequenceLayout& seq = args.sequence;
   const LstmSizes& sizes = args.sizes;
   const int64_t G = sizes.gate_size();
-  if (args.grad_input != nullptr) {
-    sequence_gemm(seq.rows, sizes.input_size, G, args.grad_gates, G, args.weights.w_ih,
-                  sizes.input_size, 1, args.grad_input, args.grad_input_stride,
-                  args.accumulate_grad_input, args.products);
+  const int64_t row0 = args.workspace_first_row;
+  const int64_t rows = args.window.rows(seq);
+  const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
+  if (args.grad_input != nullptr && rows > 0) {
+    sequence_gemm(rows, sizes.input_size, G, args.grad_gates, G, args.weights.w_ih,
+                  sizes.input_size, 1, args.grad_input + row0 * args.grad_input_stride,
+                  args.grad_input_stride, args.accumulate_grad_input, args.products);
   }
-  gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, seq.rows, scalar_t(1),
-       args.grad_gates, G, args.input, args.input_stride, scalar_t(0), args.grad_w_ih,
-       sizes.input_size);
+  gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, rows, scalar_t(1),
+       args.grad_gates, G, args.input + row0 * args.input_stride, args.input_stride, beta,
+       args.grad_w_ih, sizes.input_size);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0,
                                      sizes.state_size()};
-  grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false, args.products);
+  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/!first, args.products);
   if (args.grad_bias != nullptr) {
-    sum_rows(args.grad_gates, seq.rows, G, G, args.grad_bias);
+    sum_rows(args.grad_gates, rows, G, G, args.grad_bias, /*accumulate=*/!first);
   }
   if (sizes.proj_size > 0) {
-    gemm(args.products, Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size,
-         seq.rows, scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in,
-         sizes.hidden_size, scalar_t(0), args.grad_w_hr, sizes.hidden_size);
+    gemm(args.products, Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, rows,
+         scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in, sizes.hidden_size,
+         beta, args.grad_w_hr, sizes.hidden_size);
   }
 }
 
@@ -339,19 +346,26 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
       });
 }
 
+// A window at a time (BackwardRounds): the loop back through the window's steps, both directions
+// at once, then each direction's window products.
 template <typename scalar_t>
 void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
   const TeamPlan plan = plan_for(directions[0]);
-  run_directions(
-      directions, count, slice_count(directions[0], count, plan), plan,
-      [](const LstmBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
-        return slice_of(args, slice);
-      },
-      [](const LstmBackwardArgs<scalar_t>& args, const Team& team) {
-        backward_direction(args, team);
-      });
-  for (int64_t d = 0; d < count; ++d) {
-    backward_products(directions[d]);
+  const int64_t parts = slice_count(directions[0], count, plan);
+  BackwardRounds<LstmBackwardArgs<scalar_t>> rounds(directions, count, "LSTM");
+  for (int64_t k = 0; k < rounds.count(); ++k) {
+    std::vector<LstmBackwardArgs<scalar_t>>& round = rounds.round(k);
+    run_directions(
+        round.data(), count, parts, plan,
+        [](const LstmBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
+          return slice_of(args, slice);
+        },
+        [](const LstmBackwardArgs<scalar_t>& args, const Team& team) {
+          backward_direction(args, team);
+        });
+    for (const LstmBackwardArgs<scalar_t>& args : round) {
+      backward_products(args, /*first=*/k == 0);
+    }
   }
 }
 

@@ -109,12 +109,21 @@ struct LstmBackwardArgs {
   scalar_t* grad_bias = nullptr;   // [4H], nullptr when the layer has no bias
   scalar_t* grad_w_hr = nullptr;   // [P, H], only with a projection
 
-  // Workspaces.
-  scalar_t* grad_gates = nullptr;    // [N, 4H]
-  scalar_t* previous_h = nullptr;    // [N, R], used when the sequence is packed
-  scalar_t* grad_h_rows = nullptr;   // [N, P], only with a projection: dh_t of every row
-  scalar_t* projection_in = nullptr;  // [N, H], only with a projection: r_t of every row
+  // The backward runs a window of `window_steps` steps at a time (backward_window_steps with
+  // rows of 4H values): the loop back through the window's steps, then its products (dX, dW).
+  // The row workspaces hold `workspace_rows` rows, one window's (backward_window_rows).
+  int64_t window_steps = 0;
+  int64_t workspace_rows = 0;
+  scalar_t* grad_gates = nullptr;    // [workspace_rows, 4H]: dG of the window's rows
+  scalar_t* previous_h = nullptr;    // [workspace_rows, R], used when the sequence is packed
+  scalar_t* grad_h_rows = nullptr;   // [workspace_rows, P], only with a projection: dh_t
+  scalar_t* projection_in = nullptr;  // [workspace_rows, H], only with a projection: r_t
   scalar_t* grad_projection_in = nullptr;  // [B, H], only with a projection
+
+  // Set by lstm_layer_backward for each window: its steps, and the sequence row that is row 0
+  // of the workspaces.
+  StepWindow window;
+  int64_t workspace_first_row = 0;
 };
 
 // The entry points: one or two directions of a layer (a bidirectional layer runs both at

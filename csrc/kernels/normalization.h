@@ -138,12 +138,13 @@ void normalize_rows(scalar_t* matrix, int64_t rows, int64_t n, scalar_t eps, sca
 }
 
 // Through y = x̂ ⊙ w + b over rows of a [rows, n] matrix whose x̂ was saved: dy (`grad`) becomes
-// dx in place, and ∂w = Σ dy ⊙ x̂, ∂b = Σ dy are written (threads sum their rows separately,
-// then the parts are added).
+// dx in place, and ∂w = Σ dy ⊙ x̂, ∂b = Σ dy are written, or added to them when `accumulate`
+// (threads sum their rows separately, then the parts are added).
 template <typename scalar_t>
 void layer_norm_backward_saved(scalar_t* grad, const scalar_t* xhat, int64_t rows, int64_t n,
                                const scalar_t* rstd, int64_t rstd_stride, const scalar_t* weight,
-                               scalar_t* grad_weight, scalar_t* grad_bias) {
+                               scalar_t* grad_weight, scalar_t* grad_bias,
+                               bool accumulate = false) {
   using V = Vec<scalar_t>;
   const int64_t blocks = std::max<int64_t>(
       1, std::min<int64_t>(at::get_num_threads(), rows * n / kValuesPerTask));
@@ -187,8 +188,8 @@ void layer_norm_backward_saved(scalar_t* grad, const scalar_t* xhat, int64_t row
       weight_total += partial[static_cast<size_t>(block * 2 * n + j)];
       bias_total += partial[static_cast<size_t>(block * 2 * n + n + j)];
     }
-    grad_weight[j] = weight_total;
-    grad_bias[j] = bias_total;
+    grad_weight[j] = accumulate ? grad_weight[j] + weight_total : weight_total;
+    grad_bias[j] = accumulate ? grad_bias[j] + bias_total : bias_total;
   }
 }
 

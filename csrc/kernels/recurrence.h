@@ -263,42 +263,111 @@ void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const Sequenc
                   states.state_size, group, begin, end, c + previous.rows * ldc, ldc, accumulate);
 }
 
-// ∂L/∂W_hh[G·H, R] (+)= Σ_rows dG_rowᵀ · h_prev(row), dG with `grad_stride` between rows, over
-// `gate_rows` of its columns. Packed sequences gather each row's previous state into
-// `gather` ([N, R]) first; unpacked ones read the output rows in place.
+// ∂L/∂W_hh[G·H, R] (+)= Σ_rows dG_rowᵀ · h_prev(row) over the rows of a window's steps, dG
+// (the window's rows, from its first) with `grad_stride` between rows, over `gate_rows` of its
+// columns. Packed sequences gather each row's previous state into `gather` (the window's rows,
+// [rows, R]) first; unpacked ones read the output rows in place.
+template <typename scalar_t>
+void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool reverse,
+                    const StateSource<scalar_t>& states, const scalar_t* grad_gates,
+                    int64_t grad_stride, int64_t gate_rows, scalar_t* gather, scalar_t* grad_w_hh,
+                    bool accumulate, Products products = Products::Native) {
+  const int64_t R = states.state_size;
+  const int64_t T = seq.steps;
+  if (gate_rows == 0 || R == 0) {
+    return;  // ∂L/∂W_hh is empty; an empty state's rows have no storage (null) to gather from
+  }
+  if (seq.uniform) {
+    // The window's steps that read a neighbouring step's output form one contiguous block of
+    // rows; the sequence's first processed step (if in the window) read h_0.
+    const int64_t B = seq.batch;
+    const int64_t later_begin = reverse ? window.begin : std::max<int64_t>(window.begin, 1);
+    const int64_t later_end = reverse ? std::min(window.end, T - 1) : window.end;
+    bool written = accumulate;
+    if (later_end > later_begin) {
+      const int64_t previous_step = later_begin + (reverse ? 1 : -1);
+      gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, (later_end - later_begin) * B,
+           scalar_t(1), grad_gates + (later_begin - window.begin) * B * grad_stride, grad_stride,
+           states.output + previous_step * B * states.stride, states.stride,
+           written ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
+      written = true;
+    }
+    const int64_t first_step = reverse ? T - 1 : 0;
+    if (window.begin <= first_step && first_step < window.end) {
+      gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1),
+           grad_gates + (first_step - window.begin) * B * grad_stride, grad_stride, states.h0, R,
+           written ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
+      written = true;
+    }
+    if (!written) {
+      std::fill(grad_w_hh, grad_w_hh + gate_rows * R, scalar_t(0));
+    }
+    return;
+  }
+  const int64_t first_row = window.first_row(seq);
+  for (int64_t t = window.begin; t < window.end; ++t) {
+    for (int64_t b = 0; b < seq.batch_size(t); ++b) {
+      std::memcpy(gather + (seq.offset(t) + b - first_row) * R,
+                  states.previous(seq, t, b, reverse), R * sizeof(scalar_t));
+    }
+  }
+  gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, window.rows(seq), scalar_t(1),
+       grad_gates, grad_stride, gather, R, accumulate ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
+}
+
+// ∂L/∂W_hh over the whole sequence: grad_gates and gather hold every row.
 template <typename scalar_t>
 void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<scalar_t>& states,
                     const scalar_t* grad_gates, int64_t grad_stride, int64_t gate_rows,
                     scalar_t* gather, scalar_t* grad_w_hh, bool accumulate,
                     Products products = Products::Native) {
-  const int64_t R = states.state_size;
-  const int64_t B = seq.batch;
-  const scalar_t beta = accumulate ? scalar_t(1) : scalar_t(0);
-  if (gate_rows == 0 || R == 0) {
-    return;  // ∂L/∂W_hh is empty; an empty state's rows have no storage (null) to gather from
-  }
-  if (seq.uniform) {
-    // All steps but the first processed read the outputs of a neighbouring step, one contiguous
-    // block of rows; the first processed step read h_0.
-    const int64_t later_rows = seq.rows - B;
-    const scalar_t* grad_later = grad_gates + (reverse ? 0 : B * grad_stride);
-    const scalar_t* previous = states.output + (reverse ? B * states.stride : 0);
-    const scalar_t* grad_first = grad_gates + (reverse ? later_rows * grad_stride : 0);
-    gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, later_rows, scalar_t(1),
-         grad_later, grad_stride, previous, states.stride, beta, grad_w_hh, R);
-    gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1), grad_first,
-         grad_stride, states.h0, R, scalar_t(1), grad_w_hh, R);
-    return;
-  }
-  for (int64_t t = 0; t < seq.steps; ++t) {
-    for (int64_t b = 0; b < seq.batch_size(t); ++b) {
-      std::memcpy(gather + (seq.offset(t) + b) * R, states.previous(seq, t, b, reverse),
-                  R * sizeof(scalar_t));
-    }
-  }
-  gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, seq.rows, scalar_t(1), grad_gates,
-       grad_stride, gather, R, beta, grad_w_hh, R);
+  grad_weight_hh(seq, StepWindow{0, seq.steps}, reverse, states, grad_gates, grad_stride,
+                 gate_rows, gather, grad_w_hh, accumulate, products);
 }
+
+// The rounds of a backward run a window of steps at a time (sequence.h backward_window_steps).
+// Round k holds, for each direction, its window: the reverse direction's k-th, the forward one's
+// k-th from the end (each goes back through time in its own order), the sequence row that is
+// row 0 of its workspaces, and whether its rows of dX are added to: the first direction to reach
+// a window's rows writes them (or adds, as the first direction's flag says: an input gradient
+// already there), the second adds. Args has the fields of LstmBackwardArgs of those names.
+template <typename Args>
+class BackwardRounds {
+ public:
+  BackwardRounds(const Args* directions, int64_t count, const char* cell)
+      : directions_(directions), round_(directions, directions + count) {
+    const SequenceLayout& seq = directions[0].sequence;
+    const int64_t steps = directions[0].window_steps;
+    TORCH_CHECK(steps >= 1 && directions[0].workspace_rows >= backward_window_rows(seq, steps),
+                "torch_ext: the ", cell, " backward's workspaces hold ",
+                directions[0].workspace_rows, " rows; windows of ", steps, " steps need ",
+                backward_window_rows(seq, steps));
+    count_ = backward_window_count(seq, steps);
+    reached_.assign(static_cast<size_t>(count_), 0);
+  }
+
+  int64_t count() const { return count_; }
+
+  // The directions' arguments for round k (rounds are taken in order).
+  std::vector<Args>& round(int64_t k) {
+    const SequenceLayout& seq = directions_[0].sequence;
+    for (Args& args : round_) {
+      const int64_t window = args.reverse ? k : count_ - 1 - k;
+      args.window = backward_window(seq, args.window_steps, window);
+      args.workspace_first_row = args.window.first_row(seq);
+      char& reached = reached_[static_cast<size_t>(window)];
+      args.accumulate_grad_input = reached != 0 || directions_[0].accumulate_grad_input;
+      reached = 1;
+    }
+    return round_;
+  }
+
+ private:
+  const Args* directions_;
+  std::vector<Args> round_;
+  std::vector<char> reached_;
+  int64_t count_ = 0;
+};
 
 // The gate scratch of a forward call: the rows of at least one step (the widest, the first), and
 // every row of the sequence when the call trains (backward reads the gates of every step).

@@ -241,10 +241,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
   at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
   at::Tensor grad_cx = contiguous_or_zeros(grad_cy, cx);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
-  at::Tensor grad_pre = at::empty({D, N, G}, options);
-  at::Tensor grad_hidden_raw = at::empty({D, N, G}, options);
+  // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
+  // time; kernels/sequence.h).
+  const int64_t window_steps =
+      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  at::Tensor grad_pre = at::empty({D, W, G}, options);
+  at::Tensor grad_hidden_raw = at::empty({D, W, G}, options);
   at::Tensor grad_cell_hat = at::empty({D, B, H}, options);
-  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, H}, options);
+  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
@@ -296,11 +301,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
       args.grad_ln_hh_bias = grad_norms[3].mutable_data_ptr<scalar_t>();
       args.grad_ln_cell_weight = grad_norms[4].mutable_data_ptr<scalar_t>();
       args.grad_ln_cell_bias = grad_norms[5].mutable_data_ptr<scalar_t>();
-      args.grad_pre = grad_pre.mutable_data_ptr<scalar_t>() + direction * N * G;
-      args.grad_hidden_raw = grad_hidden_raw.mutable_data_ptr<scalar_t>() + direction * N * G;
+      args.window_steps = window_steps;
+      args.workspace_rows = W;
+      args.grad_pre = grad_pre.mutable_data_ptr<scalar_t>() + direction * W * G;
+      args.grad_hidden_raw = grad_hidden_raw.mutable_data_ptr<scalar_t>() + direction * W * G;
       args.grad_cell_hat = grad_cell_hat.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.previous_h =
-          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * N * H;
+          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * W * H;
 
       grad_params.push_back(grad_w_ih);
       grad_params.push_back(grad_w_hh);

@@ -218,11 +218,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   at::Tensor grad_input =
       need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
 
-  // The directions run at once: each has its own workspaces.
-  at::Tensor grad_gates = at::empty({D, N, G}, options);
-  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, R}, options);
-  at::Tensor grad_h_rows = P > 0 ? at::empty({D, N, P}, options) : at::empty({0}, options);
-  at::Tensor projection_in = P > 0 ? at::empty({D, N, H}, options) : at::empty({0}, options);
+  // The directions run at once: each has its own workspaces, of one backward window's rows
+  // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
+  const int64_t window_steps =
+      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  at::Tensor grad_gates = at::empty({D, W, G}, options);
+  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
+  at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::empty({0}, options);
+  at::Tensor projection_in = P > 0 ? at::empty({D, W, H}, options) : at::empty({0}, options);
   at::Tensor grad_projection_in = P > 0 ? at::empty({D, B, H}, options) : at::empty({0}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
@@ -263,12 +267,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * N * G;
+      args.window_steps = window_steps;
+      args.workspace_rows = W;
+      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
       args.previous_h =
-          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * N * R;
-      args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() + direction * N * P : nullptr;
+          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * W * R;
+      args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() + direction * W * P : nullptr;
       args.projection_in =
-          P > 0 ? projection_in.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
+          P > 0 ? projection_in.mutable_data_ptr<scalar_t>() + direction * W * H : nullptr;
       args.grad_projection_in =
           P > 0 ? grad_projection_in.mutable_data_ptr<scalar_t>() + direction * B * H : nullptr;
 

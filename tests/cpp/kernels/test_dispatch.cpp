@@ -331,14 +331,20 @@ std::vector<std::string> gradient_names(const LayerProblem& p) {
 }
 
 // With `grad_input_prior` defined, the first direction accumulates into it too (as the second
-// direction of a bidirectional layer always does).
+// direction of a bidirectional layer always does). The backward goes back `window_steps` steps at
+// a time (0: the whole sequence at once), with workspaces of one window's rows.
 template <typename scalar_t>
 BackwardResult run_backward(const LstmKernels<scalar_t>& kernels, const LayerProblem& p,
                             const ForwardResult& forward, const GradOutputs& incoming,
-                            const at::Tensor& grad_input_prior) {
+                            const at::Tensor& grad_input_prior, int64_t window_steps = 0) {
   const auto options = p.input.options();
   const int64_t D = p.count();
   const int64_t N = p.rows();
+  const kernels::SequenceLayout layout = p.layout();
+  if (window_steps <= 0) {
+    window_steps = std::max<int64_t>(1, layout.steps);
+  }
+  const int64_t W = kernels::backward_window_rows(layout, window_steps);
   const int64_t I = p.input_size;
   const int64_t H = p.hidden_size;
   const int64_t P = p.proj_size;
@@ -360,10 +366,10 @@ BackwardResult run_backward(const LstmKernels<scalar_t>& kernels, const LayerPro
   const at::Tensor grad_w_hh = at::empty({D, G, R}, options);
   const at::Tensor grad_bias = at::empty({D, G}, options);
   const at::Tensor grad_w_hr = P > 0 ? at::empty({D, P, H}, options) : at::Tensor();
-  const at::Tensor grad_gates = at::empty({D, N, G}, options);
-  const at::Tensor previous_h = p.uniform() ? at::Tensor() : at::empty({D, N, R}, options);
-  const at::Tensor grad_h_rows = P > 0 ? at::empty({D, N, P}, options) : at::Tensor();
-  const at::Tensor projection_in = P > 0 ? at::empty({D, N, H}, options) : at::Tensor();
+  const at::Tensor grad_gates = at::empty({D, W, G}, options);
+  const at::Tensor previous_h = p.uniform() ? at::Tensor() : at::empty({D, W, R}, options);
+  const at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::Tensor();
+  const at::Tensor projection_in = P > 0 ? at::empty({D, W, H}, options) : at::Tensor();
   const at::Tensor grad_projection_in = P > 0 ? at::empty({D, B, H}, options) : at::Tensor();
 
   std::vector<kernels::LstmBackwardArgs<scalar_t>> args(static_cast<size_t>(D));
@@ -389,6 +395,8 @@ BackwardResult run_backward(const LstmKernels<scalar_t>& kernels, const LayerPro
     a.grad_w_hh = slice_ptr<scalar_t>(grad_w_hh, d);
     a.grad_bias = slice_ptr<scalar_t>(grad_bias, d);
     a.grad_w_hr = slice_ptr<scalar_t>(grad_w_hr, d);
+    a.window_steps = window_steps;
+    a.workspace_rows = W;
     a.grad_gates = slice_ptr<scalar_t>(grad_gates, d);
     a.previous_h = slice_ptr<scalar_t>(previous_h, d);
     a.grad_h_rows = slice_ptr<scalar_t>(grad_h_rows, d);
@@ -497,15 +505,20 @@ class LstmKernelVariants : public ::testing::TestWithParam<KernelParam> {
     // A lone reverse direction accumulates onto an input gradient already there.
     const bool accumulate = p.count() == 1 && p.reverse.front();
     const at::Tensor prior = accumulate ? at::randn_like(p.input.detach()) : at::Tensor();
-    const BackwardResult result = run_backward(kernels, p, forward, incoming, prior);
-    std::vector<at::Tensor> actual = result.grads;
-    if (prior.defined()) {
-      actual[0] = actual[0] - prior;
+    // The whole sequence at once, and windows of 1 and 2 steps (3 padded steps: the last window
+    // shorter; 4 packed steps: windows of 7 and 4 rows).
+    for (const int64_t window_steps : {int64_t(0), int64_t(1), int64_t(2)}) {
+      SCOPED_TRACE("window_steps " + std::to_string(window_steps));
+      const BackwardResult result = run_backward(kernels, p, forward, incoming, prior, window_steps);
+      std::vector<at::Tensor> actual = result.grads;
+      if (prior.defined()) {
+        actual[0] = actual[0] - prior;
+      }
+      expect_gradients_close(actual, expected, gradient_names(p));
+      EXPECT_TRUE(all_equal_to(
+          result.grad_input_storage.narrow(1, p.input_size, kGradInputPadding), kSentinel))
+          << "the backward kernel wrote outside the grad_input rows";
     }
-    expect_gradients_close(actual, expected, gradient_names(p));
-    EXPECT_TRUE(all_equal_to(result.grad_input_storage.narrow(1, p.input_size, kGradInputPadding),
-                             kSentinel))
-        << "the backward kernel wrote outside the grad_input rows";
   }
 };
 

@@ -130,6 +130,15 @@ def _forward_backward(module: torch.nn.Module, inputs, split: str, threads: int,
     return [r.detach() for r in results] + [data.grad] + [p.grad for p in module.parameters()]
 
 
+def _assert_results_close(actual, expected, tolerance: float, label: str = "") -> None:
+    """Each result within `tolerance`, relative and absolute (scaled by the result's largest value)."""
+    assert len(actual) == len(expected)
+    for index, (a, b) in enumerate(zip(actual, expected)):
+        scale = max(1.0, b.abs().max().item())
+        torch.testing.assert_close(a, b, atol=tolerance * scale, rtol=tolerance,
+                                   msg=lambda m: f"result {index}{label}: {m}")
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
@@ -147,11 +156,7 @@ def test_batch_slices_match_split_units(name, threads, bidirectional, packed, tr
         # Row statistics and the norms' parameter gradients are summed in another order: per slice,
         # then added (a parameter gradient sums ~700 rows' terms, with cancellation).
         tolerance = 2e-4 if dtype == torch.float32 else 1e-9
-    assert len(sliced) == len(units)
-    for index, (a, b) in enumerate(zip(sliced, units)):
-        scale = max(1.0, b.abs().max().item())
-        torch.testing.assert_close(a, b, atol=tolerance * scale, rtol=tolerance,
-                                   msg=lambda m: f"result {index}: {m}")
+    _assert_results_close(sliced, units, tolerance)
     reference = None  # torch.nn's module of the same weights, where torch.nn has the cell
     if name.startswith("LSTM"):
         reference = torch.nn.LSTM(24, 64, num_layers=2, bidirectional=bidirectional,
@@ -164,7 +169,38 @@ def test_batch_slices_match_split_units(name, threads, bidirectional, packed, tr
         reference = reference.to(dtype)
         reference.load_state_dict(module.state_dict())
         expected = _forward_backward(reference, inputs, "units", threads, training, monkeypatch)
-        for index, (a, b) in enumerate(zip(sliced, expected)):
-            scale = max(1.0, b.abs().max().item())
-            torch.testing.assert_close(a, b, atol=5 * tolerance * scale, rtol=5 * tolerance,
-                                       msg=lambda m: f"result {index} vs torch.nn: {m}")
+        _assert_results_close(sliced, expected, 5 * tolerance, " vs torch.nn")
+
+
+# --- Backward windows: a long sequence goes back a window of steps at a time -------------------------
+#
+# The LSTM, layer-norm LSTM and layer-norm GRU backwards keep their gradient workspaces to one window's rows
+# (csrc/kernels/sequence.h backward_window_steps; 16 MiB per workspace by default, so these sizes
+# run as one window). TORCH_EXT_BACKWARD_WINDOW_BYTES sets the budget: 1 byte gives one-step
+# windows, 40000 bytes windows of 3 steps (rows of 4H = 256 float64 values; 4 steps for the GRU). Both directions of a
+# bidirectional layer reach a window's rows of the input gradient in different rounds; the
+# layer-norm cells sum their norms' parameter gradients over the windows (and over slices).
+WINDOWED_MODULES = ["LSTM", "LSTM-proj", "LayerNormLSTM", "LayerNormGRU"]
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
+@pytest.mark.parametrize("budget", ["1", "40000"], ids=["1-step-windows", "3-step-windows"])
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+@pytest.mark.parametrize(
+    "split,threads,bidirectional",
+    [("batch", 2, False), ("units", 2, False), ("units", 4, True), ("batch", 4, True)],
+    ids=["slices", "units", "bidir-units", "bidir-slices"],
+)
+@pytest.mark.parametrize("name", WINDOWED_MODULES)
+def test_backward_windows_match_the_whole_sequence(name, split, threads, bidirectional, packed, budget, dtype,
+                                                   monkeypatch):
+    if dtype == torch.bfloat16 and name.startswith("LayerNorm"):
+        dtype = torch.float32  # the layer-norm cells' bfloat16 calls widen to these float32 kernels
+    module = _sliced_module(name, bidirectional, dtype)
+    inputs = _sliced_input(packed, dtype)
+    monkeypatch.delenv("TORCH_EXT_BACKWARD_WINDOW_BYTES", raising=False)
+    whole = _forward_backward(module, inputs, split, threads, True, monkeypatch)
+    monkeypatch.setenv("TORCH_EXT_BACKWARD_WINDOW_BYTES", budget)
+    windowed = _forward_backward(module, inputs, split, threads, True, monkeypatch)
+    # Only the order of the parameter gradients' sums differs; bfloat16 results are then rounded to
+    # 8 bits.
+    tolerance = {torch.float64: 1e-12, torch.float32: 2e-4, torch.bfloat16: 2e-2}[dtype]
+    _assert_results_close(windowed, whole, tolerance)
