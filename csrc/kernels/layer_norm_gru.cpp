@@ -324,31 +324,26 @@ void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* dir
   // The parameter gradients the backward loop sums: ∂w_hh_ln and ∂b_hh_ln, [3H] each.
   SliceGradients<scalar_t> sums(count, parts, 2 * G);
   using Args = LayerNormGruBackwardArgs<scalar_t>;
-  BackwardRounds<Args> rounds(directions, count, "layer-norm GRU");
-  for (int64_t k = 0; k < rounds.count(); ++k) {
-    std::vector<Args>& round = rounds.round(k);
-    for (Args& args : round) {
-      args.first_window = k == 0;
-    }
-    run_directions_with_scratch<TeamNormScratch<scalar_t>>(
-        round.data(), count, parts, plan,
-        [&](const Args& args, const BatchSlice& slice, int64_t index) {
-          const int64_t b = slice.begin();
-          Args result = args;
-          result.sequence = slice.layout();
-          result.h0 = offset_rows(args.h0, b, H);
-          result.grad_h_state = offset_rows(args.grad_h_state, b, H);
-          result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
-          result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
-          return result;
-        },
-        [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
-          backward_direction(args, team, scratch);
-        });
-    for (const Args& args : round) {
-      backward_products(args, /*first=*/k == 0);
-    }
-  }
+  run_backward_rounds(
+      directions, count, "layer-norm GRU",
+      [&](std::vector<Args>& round) {
+        run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+            round.data(), count, parts, plan,
+            [&](const Args& args, const BatchSlice& slice, int64_t index) {
+              const int64_t b = slice.begin();
+              Args result = args;
+              result.sequence = slice.layout();
+              result.h0 = offset_rows(args.h0, b, H);
+              result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+              result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
+              result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
+              return result;
+            },
+            [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+              backward_direction(args, team, scratch);
+            });
+      },
+      [](const Args& args, bool first) { backward_products(args, first); });
   for (int64_t d = 0; d < count; ++d) {
     sums.add_to(directions[d].grad_ln_hh_weight, d, 0, G);
     sums.add_to(directions[d].grad_ln_hh_bias, d, G, G);

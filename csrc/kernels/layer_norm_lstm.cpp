@@ -432,36 +432,31 @@ void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* d
   // The parameter gradients the backward loop sums: ∂w_hh_ln, ∂b_hh_ln ([4H] each), ∂w_c, ∂b_c.
   SliceGradients<scalar_t> sums(count, parts, 2 * G + 2 * H);
   using Args = LayerNormLstmBackwardArgs<scalar_t>;
-  BackwardRounds<Args> rounds(directions, count, "layer-norm LSTM");
-  for (int64_t k = 0; k < rounds.count(); ++k) {
-    std::vector<Args>& round = rounds.round(k);
-    for (Args& args : round) {
-      args.first_window = k == 0;
-    }
-    run_directions_with_scratch<TeamNormScratch<scalar_t>>(
-        round.data(), count, parts, plan,
-        [&](const Args& args, const BatchSlice& slice, int64_t index) {
-          const int64_t b = slice.begin();
-          Args result = args;
-          result.sequence = slice.layout();
-          result.h0 = offset_rows(args.h0, b, H);
-          result.c0 = offset_rows(args.c0, b, H);
-          result.grad_h_state = offset_rows(args.grad_h_state, b, H);
-          result.grad_c_state = offset_rows(args.grad_c_state, b, H);
-          result.grad_cell_hat = offset_rows(args.grad_cell_hat, b, H);
-          result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
-          result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
-          result.grad_ln_cell_weight = sums.target(args.grad_ln_cell_weight, index, 2 * G);
-          result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
-          return result;
-        },
-        [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
-          backward_direction(args, team, scratch);
-        });
-    for (const Args& args : round) {
-      backward_products(args, /*first=*/k == 0);
-    }
-  }
+  run_backward_rounds(
+      directions, count, "layer-norm LSTM",
+      [&](std::vector<Args>& round) {
+        run_directions_with_scratch<TeamNormScratch<scalar_t>>(
+            round.data(), count, parts, plan,
+            [&](const Args& args, const BatchSlice& slice, int64_t index) {
+              const int64_t b = slice.begin();
+              Args result = args;
+              result.sequence = slice.layout();
+              result.h0 = offset_rows(args.h0, b, H);
+              result.c0 = offset_rows(args.c0, b, H);
+              result.grad_h_state = offset_rows(args.grad_h_state, b, H);
+              result.grad_c_state = offset_rows(args.grad_c_state, b, H);
+              result.grad_cell_hat = offset_rows(args.grad_cell_hat, b, H);
+              result.grad_ln_hh_weight = sums.target(args.grad_ln_hh_weight, index, 0);
+              result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
+              result.grad_ln_cell_weight = sums.target(args.grad_ln_cell_weight, index, 2 * G);
+              result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
+              return result;
+            },
+            [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+              backward_direction(args, team, scratch);
+            });
+      },
+      [](const Args& args, bool first) { backward_products(args, first); });
   for (int64_t d = 0; d < count; ++d) {
     const Args& args = directions[d];
     sums.add_to(args.grad_ln_hh_weight, d, 0, G);

@@ -350,23 +350,18 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
 // at once, then each direction's window products.
 template <typename scalar_t>
 void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t count) {
+  using Args = LstmBackwardArgs<scalar_t>;
   const TeamPlan plan = plan_for(directions[0]);
   const int64_t parts = slice_count(directions[0], count, plan);
-  BackwardRounds<LstmBackwardArgs<scalar_t>> rounds(directions, count, "LSTM");
-  for (int64_t k = 0; k < rounds.count(); ++k) {
-    std::vector<LstmBackwardArgs<scalar_t>>& round = rounds.round(k);
-    run_directions(
-        round.data(), count, parts, plan,
-        [](const LstmBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
-          return slice_of(args, slice);
-        },
-        [](const LstmBackwardArgs<scalar_t>& args, const Team& team) {
-          backward_direction(args, team);
-        });
-    for (const LstmBackwardArgs<scalar_t>& args : round) {
-      backward_products(args, /*first=*/k == 0);
-    }
-  }
+  run_backward_rounds(
+      directions, count, "LSTM",
+      [&](std::vector<Args>& round) {
+        run_directions(
+            round.data(), count, parts, plan,
+            [](const Args& args, const BatchSlice& slice, int64_t) { return slice_of(args, slice); },
+            [](const Args& args, const Team& team) { backward_direction(args, team); });
+      },
+      [](const Args& args, bool first) { backward_products(args, first); });
 }
 
 template void lstm_layer_forward<float>(const LstmForwardArgs<float>*, int64_t);

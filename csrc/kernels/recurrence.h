@@ -17,6 +17,8 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace torch_ext::kernels {
@@ -330,7 +332,15 @@ void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<s
 // k-th from the end (each goes back through time in its own order), the sequence row that is
 // row 0 of its workspaces, and whether its rows of dX are added to: the first direction to reach
 // a window's rows writes them (or adds, as the first direction's flag says: an input gradient
-// already there), the second adds. Args has the fields of LstmBackwardArgs of those names.
+// already there), the second adds; an Args with a `first_window` field (the layer-norm cells,
+// whose loops sum parameter gradients over the windows) learns whether it is the first. Args has
+// the fields of LstmBackwardArgs of those names.
+template <typename Args, typename = void>
+struct HasFirstWindow : std::false_type {};
+template <typename Args>
+struct HasFirstWindow<Args, std::void_t<decltype(std::declval<Args&>().first_window)>>
+    : std::true_type {};
+
 template <typename Args>
 class BackwardRounds {
  public:
@@ -358,6 +368,9 @@ class BackwardRounds {
       char& reached = reached_[static_cast<size_t>(window)];
       args.accumulate_grad_input = reached != 0 || directions_[0].accumulate_grad_input;
       reached = 1;
+      if constexpr (HasFirstWindow<Args>::value) {
+        args.first_window = k == 0;
+      }
     }
     return round_;
   }
@@ -368,6 +381,22 @@ class BackwardRounds {
   std::vector<char> reached_;
   int64_t count_ = 0;
 };
+
+// A backward a window at a time: for each round, `loop(round)` runs the loop back through the
+// round's windows (every direction at once), then `products(args, first)` each direction's
+// products of its window (`first`: the directions' first windows).
+template <typename Args, typename Loop, typename WindowProducts>
+void run_backward_rounds(const Args* directions, int64_t count, const char* cell, const Loop& loop,
+                         const WindowProducts& products) {
+  BackwardRounds<Args> rounds(directions, count, cell);
+  for (int64_t k = 0; k < rounds.count(); ++k) {
+    std::vector<Args>& round = rounds.round(k);
+    loop(round);
+    for (const Args& args : round) {
+      products(args, k == 0);
+    }
+  }
+}
 
 // The gate scratch of a forward call: the rows of at least one step (the widest, the first), and
 // every row of the sequence when the call trains (backward reads the gates of every step).
