@@ -255,17 +255,20 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
   }
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
 
-  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
-    const int64_t t = seq.step_at(position, !args.reverse);
+  // Back through the window's steps; the workspaces hold its rows from workspace_first_row.
+  const StepWindow& window = args.window;
+  for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
+    const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
+    const int64_t work_row0 = row0 - args.workspace_first_row;
     const scalar_t* grad_output =
         args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
     const auto dy = [&](int64_t b) {
       return grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr;
     };
     const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
-    scalar_t* grad_gates = args.grad_gates + row0 * G;
+    scalar_t* grad_gates = args.grad_gates + work_row0 * G;
 
     if (reset_after) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
@@ -273,7 +276,7 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
         backward_row_reset_after(H, units.begin, units.end, args.gates + row * G,
                                  args.hidden_n + row * H, h_previous(b),
                                  args.grad_h_state + b * H, dy(b), grad_gates + b * G,
-                                 args.grad_input_n + row * H);
+                                 args.grad_input_n + (work_row0 + b) * H);
       }
       team.sync();  // ∂gh_t complete
       w_all.multiply(batch, grad_gates, G, 0, units.begin, units.end,
@@ -283,7 +286,8 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
         const int64_t row = row0 + b;
         backward_row_gates_reset_before(H, units.begin, units.end, args.gates + row * G,
                                         h_previous(b), args.grad_h_state + b * H, dy(b),
-                                        grad_gates + b * G, args.reset_state + row * H);
+                                        grad_gates + b * G,
+                                        args.reset_state + (work_row0 + b) * H);
       }
       team.sync();  // dn_t complete
       w_n.multiply(batch, grad_gates + 2 * H, G, 0, units.begin, units.end,
@@ -300,52 +304,59 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
   }
 }
 
-// The whole-sequence products after the backward loop.
+// The products of a window's rows after its backward loop: its rows of dX, and its terms of the
+// weight and bias gradients, added to the earlier windows' unless `first`.
 template <typename scalar_t>
-void backward_products(const GruBackwardArgs<scalar_t>& args) {
+void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
   const SequenceLayout& seq = args.sequence;
-  const int64_t N = seq.rows;
+  const int64_t row0 = args.workspace_first_row;
+  const int64_t N = args.window.rows(seq);
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
   const int64_t G = args.sizes.gate_size();
   const scalar_t* w_ih = args.weights.w_ih;
+  const scalar_t* input = args.input + row0 * args.input_stride;
+  scalar_t* grad_input =
+      args.grad_input != nullptr && N > 0 ? args.grad_input + row0 * args.grad_input_stride
+                                          : nullptr;
+  const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
 
   if (args.sizes.reset_after) {
     // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
-    if (args.grad_input != nullptr) {
-      sequence_gemm(N, I, 2 * H, args.grad_gates, G, w_ih, I, 1, args.grad_input,
+    if (grad_input != nullptr) {
+      sequence_gemm(N, I, 2 * H, args.grad_gates, G, w_ih, I, 1, grad_input,
                     args.grad_input_stride, args.accumulate_grad_input, args.products);
-      sequence_gemm(N, I, H, args.grad_input_n, H, w_ih + 2 * H * I, I, 1, args.grad_input,
+      sequence_gemm(N, I, H, args.grad_input_n, H, w_ih + 2 * H * I, I, 1, grad_input,
                     args.grad_input_stride, /*accumulate=*/true, args.products);
     }
     gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G,
-         args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
+         input, args.input_stride, beta, args.grad_w_ih, I);
     gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H,
-         args.input, args.input_stride, scalar_t(0), args.grad_w_ih + 2 * H * I, I);
-    grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, G, args.previous_h,
-                   args.grad_w_hh, /*accumulate=*/false, args.products);
+         input, args.input_stride, beta, args.grad_w_ih + 2 * H * I, I);
+    grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+                   args.grad_w_hh, /*accumulate=*/!first, args.products);
     if (args.grad_b_ih != nullptr) {
-      sum_rows(args.grad_gates, N, 2 * H, G, args.grad_b_ih);
-      sum_rows(args.grad_input_n, N, H, H, args.grad_b_ih + 2 * H);
-      sum_rows(args.grad_gates, N, G, G, args.grad_b_hh);
+      sum_rows(args.grad_gates, N, 2 * H, G, args.grad_b_ih, /*accumulate=*/!first);
+      sum_rows(args.grad_input_n, N, H, H, args.grad_b_ih + 2 * H, /*accumulate=*/!first);
+      sum_rows(args.grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
     }
     return;
   }
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
-  if (args.grad_input != nullptr) {
-    sequence_gemm(N, I, G, args.grad_gates, G, w_ih, I, 1, args.grad_input, args.grad_input_stride,
+  if (grad_input != nullptr) {
+    sequence_gemm(N, I, G, args.grad_gates, G, w_ih, I, 1, grad_input, args.grad_input_stride,
                   args.accumulate_grad_input, args.products);
   }
   gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G,
-       args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
-  grad_weight_hh(seq, args.reverse, states, args.grad_gates, G, 2 * H, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false, args.products);
+       input, args.input_stride, beta, args.grad_w_ih, I);
+  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, 2 * H,
+                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first, args.products);
   gemm(args.products, Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), args.grad_gates + 2 * H,
-       G, args.reset_state, H, scalar_t(0), args.grad_w_hh + 2 * H * H, H);
+       G, args.reset_state, H, beta, args.grad_w_hh + 2 * H * H, H);
   if (args.grad_b_ih != nullptr) {
-    sum_rows(args.grad_gates, N, G, G, args.grad_b_ih);
-    sum_rows(args.grad_gates, N, G, G, args.grad_b_hh);
+    sum_rows(args.grad_gates, N, G, G, args.grad_b_ih, /*accumulate=*/!first);
+    sum_rows(args.grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
   }
 }
 
@@ -419,18 +430,18 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
 
 template <typename scalar_t>
 void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t count) {
+  using Args = GruBackwardArgs<scalar_t>;
   const TeamPlan plan = plan_for(directions[0]);
-  run_directions(
-      directions, count, slice_count(directions[0], count, plan), plan,
-      [](const GruBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
-        return slice_of(args, slice);
+  const int64_t parts = slice_count(directions[0], count, plan);
+  run_backward_rounds(
+      directions, count, "GRU",
+      [&](std::vector<Args>& round) {
+        run_directions(
+            round.data(), count, parts, plan,
+            [](const Args& args, const BatchSlice& slice, int64_t) { return slice_of(args, slice); },
+            [](const Args& args, const Team& team) { backward_direction(args, team); });
       },
-      [](const GruBackwardArgs<scalar_t>& args, const Team& team) {
-        backward_direction(args, team);
-      });
-  for (int64_t d = 0; d < count; ++d) {
-    backward_products(directions[d]);
-  }
+      [](const Args& args, bool first) { backward_products(args, first); });
 }
 
 template void gru_layer_forward<float>(const GruForwardArgs<float>*, int64_t);

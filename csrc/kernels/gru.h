@@ -105,12 +105,21 @@ struct GruBackwardArgs {
   scalar_t* grad_b_ih = nullptr;  // [3H] or nullptr (no bias)
   scalar_t* grad_b_hh = nullptr;  // [3H] or nullptr (no bias)
 
-  // Workspaces.
-  scalar_t* grad_gates = nullptr;  // [N, 3H]: ∂gh (reset after) or ∂gi = ∂gh (reset before)
-  scalar_t* grad_input_n = nullptr;  // [N, H], reset-after form: ∂gi_n
-  scalar_t* previous_h = nullptr;    // [N, H], packed sequences: each row's previous state
-  scalar_t* reset_state = nullptr;   // [N, H], reset-before form: r ⊙ h_{t-1} of every row
+  // Workspaces. The backward runs a window of `window_steps` steps at a time
+  // (backward_window_steps with rows of 3H values), the row workspaces holding `workspace_rows`
+  // rows: one window's (backward_window_rows).
+  int64_t window_steps = 0;
+  int64_t workspace_rows = 0;
+  scalar_t* grad_gates = nullptr;  // [rows, 3H]: ∂gh (reset after) or ∂gi = ∂gh (reset before)
+  scalar_t* grad_input_n = nullptr;  // [rows, H], reset-after form: ∂gi_n
+  scalar_t* previous_h = nullptr;    // [rows, H], packed sequences: each row's previous state
+  scalar_t* reset_state = nullptr;   // [rows, H], reset-before form: r ⊙ h_{t-1} of each row
   scalar_t* grad_reset_state = nullptr;  // [B, H], reset-before form: d(r ⊙ h) of one step
+
+  // Set by gru_layer_backward for each window: its steps, and the sequence row that is row 0 of
+  // the workspaces.
+  StepWindow window;
+  int64_t workspace_first_row = 0;
 };
 
 // The entry points: one or two directions of a layer (run at once), in the variant compiled for

@@ -208,10 +208,15 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : empty();
 
   // The directions run at once: each has its own workspaces.
-  at::Tensor grad_gates = at::empty({D, N, G}, options);
-  at::Tensor grad_input_n = reset_after ? at::empty({D, N, H}, options) : empty();
-  at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, N, H}, options);
-  at::Tensor reset_state = reset_after ? empty() : at::empty({D, N, H}, options);
+  // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
+  // time; kernels/sequence.h).
+  const int64_t window_steps =
+      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  at::Tensor grad_gates = at::empty({D, W, G}, options);
+  at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, options) : empty();
+  at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);
+  at::Tensor reset_state = reset_after ? empty() : at::empty({D, W, H}, options);
   at::Tensor grad_reset_state = reset_after ? empty() : at::empty({D, B, H}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
@@ -254,10 +259,12 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_b_ih = has_biases ? grad_b_ih.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_b_hh = has_biases ? grad_b_hh.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * N * G;
-      args.grad_input_n = slice(grad_input_n, direction * N * H);
-      args.previous_h = slice(previous_h, direction * N * H);
-      args.reset_state = slice(reset_state, direction * N * H);
+      args.window_steps = window_steps;
+      args.workspace_rows = W;
+      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
+      args.grad_input_n = slice(grad_input_n, direction * W * H);
+      args.previous_h = slice(previous_h, direction * W * H);
+      args.reset_state = slice(reset_state, direction * W * H);
       args.grad_reset_state = slice(grad_reset_state, direction * B * H);
 
       grad_params.push_back(grad_w_ih);
