@@ -236,33 +236,6 @@ void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Te
   }
 }
 
-// The products of a window's rows after its backward loop: through the input norm, its rows of
-// dX, and its terms of the weight gradients, added to the earlier windows' unless `first`.
-template <typename scalar_t>
-void backward_products(const LayerNormGruBackwardArgs<scalar_t>& args, bool first) {
-  const SequenceLayout& seq = args.sequence;
-  const int64_t row0 = args.workspace_first_row;
-  const int64_t rows = args.window.rows(seq);
-  const int64_t H = args.hidden_size;
-  const int64_t I = args.input_size;
-  const int64_t G = kGates * H;
-  layer_norm_backward_saved(args.grad_input_gates, args.input_gates + row0 * G, rows, G,
-                            args.rstd + row0 * kLayerNormGruStats, kLayerNormGruStats,
-                            args.weights.ln_ih_weight, args.grad_ln_ih_weight,
-                            args.grad_ln_ih_bias, /*accumulate=*/!first);
-  if (args.grad_input != nullptr && rows > 0) {
-    sequence_gemm(rows, I, G, args.grad_input_gates, G, args.weights.w_ih, I, 1,
-                  args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
-                  args.accumulate_grad_input);
-  }
-  gemm(Transpose::Yes, Transpose::No, G, I, rows, scalar_t(1), args.grad_input_gates, G,
-       args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
-       args.grad_w_ih, I);
-  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
-  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_hidden_raw, G, G,
-                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first);
-}
-
 template <typename Args>
 TeamPlan plan_for(const Args& args) {
   return recurrence_plan(args.sequence, kGates, args.hidden_size, args.hidden_size);
@@ -343,7 +316,9 @@ void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* dir
               backward_direction(args, team, scratch);
             });
       },
-      [](const Args& args, bool first) { backward_products(args, first); });
+      [](const Args& args, bool first) {
+        layer_norm_window_products(args, args.grad_input_gates, kGates, kLayerNormGruStats, first);
+      });
   for (int64_t d = 0; d < count; ++d) {
     sums.add_to(directions[d].grad_ln_hh_weight, d, 0, G);
     sums.add_to(directions[d].grad_ln_hh_bias, d, G, G);

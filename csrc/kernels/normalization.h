@@ -13,6 +13,7 @@
 #pragma once
 
 #include "kernels/parallel.h"
+#include "kernels/recurrence.h"
 #include "kernels/team.h"
 #include "kernels/vec_math.h"
 
@@ -297,6 +298,36 @@ class SliceGradients {
   int64_t width_;
   std::vector<scalar_t> copies_;
 };
+
+// The products of a layer-norm cell's backward window after its loop (layer_norm_lstm.cpp,
+// layer_norm_gru.cpp): through the input norm (`grad_input_gates`, the window's ∂ of the
+// normalised input gates, becomes ∂(x·W_ihᵀ) in place; `gates` columns, `stats` saved values per
+// row), then the window's rows of dX and its terms of ∂W_ih and ∂W_hh, added to the earlier
+// windows' unless `first`.
+template <typename Args, typename scalar_t>
+void layer_norm_window_products(const Args& args, scalar_t* grad_input_gates, int64_t gates,
+                                int64_t stats, bool first) {
+  const SequenceLayout& seq = args.sequence;
+  const int64_t row0 = args.workspace_first_row;
+  const int64_t rows = args.window.rows(seq);
+  const int64_t H = args.hidden_size;
+  const int64_t I = args.input_size;
+  const int64_t G = gates * H;
+  layer_norm_backward_saved(grad_input_gates, args.input_gates + row0 * G, rows, G,
+                            args.rstd + row0 * stats, stats, args.weights.ln_ih_weight,
+                            args.grad_ln_ih_weight, args.grad_ln_ih_bias, /*accumulate=*/!first);
+  if (args.grad_input != nullptr && rows > 0) {
+    sequence_gemm(rows, I, G, grad_input_gates, G, args.weights.w_ih, I, 1,
+                  args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
+                  args.accumulate_grad_input);
+  }
+  gemm(Transpose::Yes, Transpose::No, G, I, rows, scalar_t(1), grad_input_gates, G,
+       args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
+       args.grad_w_ih, I);
+  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_hidden_raw, G, G,
+                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first);
+}
 
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

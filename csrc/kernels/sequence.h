@@ -104,6 +104,17 @@ inline int64_t backward_window_rows(const SequenceLayout& seq, int64_t window_st
   return seq.row_at(std::min(seq.steps, window_steps));
 }
 
+// What a backward's caller allocates for: steps per window, and the rows a workspace holds.
+struct BackwardWindowPlan {
+  int64_t steps = 1;
+  int64_t rows = 0;
+};
+
+inline BackwardWindowPlan backward_window_plan(const SequenceLayout& seq, int64_t row_bytes) {
+  const int64_t steps = backward_window_steps(seq, row_bytes);
+  return {steps, backward_window_rows(seq, steps)};
+}
+
 // Window k of a sequence cut into windows of `window_steps` steps.
 inline StepWindow backward_window(const SequenceLayout& seq, int64_t window_steps, int64_t k) {
   return {std::min(seq.steps, k * window_steps), std::min(seq.steps, (k + 1) * window_steps)};

@@ -210,9 +210,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   // The directions run at once: each has its own workspaces.
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
   // time; kernels/sequence.h).
-  const int64_t window_steps =
-      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
-  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  const kernels::BackwardWindowPlan windows =
+      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = windows.rows;
   at::Tensor grad_gates = at::empty({D, W, G}, options);
   at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, options) : empty();
   at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);
@@ -259,7 +259,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_b_ih = has_biases ? grad_b_ih.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_b_hh = has_biases ? grad_b_hh.mutable_data_ptr<scalar_t>() : nullptr;
-      args.window_steps = window_steps;
+      args.window_steps = windows.steps;
       args.workspace_rows = W;
       args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
       args.grad_input_n = slice(grad_input_n, direction * W * H);

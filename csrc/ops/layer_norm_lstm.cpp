@@ -243,9 +243,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
   // time; kernels/sequence.h).
-  const int64_t window_steps =
-      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
-  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  const kernels::BackwardWindowPlan windows =
+      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = windows.rows;
   at::Tensor grad_pre = at::empty({D, W, G}, options);
   at::Tensor grad_hidden_raw = at::empty({D, W, G}, options);
   at::Tensor grad_cell_hat = at::empty({D, B, H}, options);
@@ -301,7 +301,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
       args.grad_ln_hh_bias = grad_norms[3].mutable_data_ptr<scalar_t>();
       args.grad_ln_cell_weight = grad_norms[4].mutable_data_ptr<scalar_t>();
       args.grad_ln_cell_bias = grad_norms[5].mutable_data_ptr<scalar_t>();
-      args.window_steps = window_steps;
+      args.window_steps = windows.steps;
       args.workspace_rows = W;
       args.grad_pre = grad_pre.mutable_data_ptr<scalar_t>() + direction * W * G;
       args.grad_hidden_raw = grad_hidden_raw.mutable_data_ptr<scalar_t>() + direction * W * G;

@@ -220,9 +220,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
 
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
-  const int64_t window_steps =
-      kernels::backward_window_steps(sequence, G * static_cast<int64_t>(input.element_size()));
-  const int64_t W = kernels::backward_window_rows(sequence, window_steps);
+  const kernels::BackwardWindowPlan windows =
+      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(input.element_size()));
+  const int64_t W = windows.rows;
   at::Tensor grad_gates = at::empty({D, W, G}, options);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
   at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::empty({0}, options);
@@ -267,7 +267,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
-      args.window_steps = window_steps;
+      args.window_steps = windows.steps;
       args.workspace_rows = W;
       args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
       args.previous_h =
