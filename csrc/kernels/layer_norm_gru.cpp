@@ -21,42 +21,59 @@ namespace {
 
 constexpr int64_t kGates = 3;
 
-// r, z, n and h_t for units [begin, end) of one row, ĝh = (gh − μ)·rstd formed on the way; with
-// Save, ĝh replaces gh and r, z, n go to `activations`.
+// The gates of the columns [j, j + c) of one row from ĝi and ĝh: gi = ĝi ⊙ w_ih_ln + b_ih_ln + b_ih,
+// gh = ĝh ⊙ w_hh_ln + b_hh_ln + b_hh, r, z, n as in layer_norm_gru.h; gh_n is kept for the
+// backward's dr. The forward forms them once; training saves ĝi and ĝh, not r, z, n, and the
+// backward forms them again (a few FMAs and three σ/tanh per unit cost less than writing, and
+// faulting in, a third [N, 3H] buffer at every call).
+template <typename scalar_t>
+struct GruGates {
+  Vec<scalar_t> r, z, n, gh_n;
+};
+
+template <typename scalar_t>
+GruGates<scalar_t> gru_gates(int64_t H, const LayerNormGruWeights<scalar_t>& w,
+                             const scalar_t* gi_hat, const Vec<scalar_t> (&gh_hat)[kGates],
+                             int64_t j, int64_t c) {
+  using V = Vec<scalar_t>;
+  V input_part[kGates];
+  V hidden_part[kGates];
+  for (int64_t gate = 0; gate < kGates; ++gate) {
+    const int64_t col = gate * H + j;
+    input_part[gate] = load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) +
+                       load(w.ln_ih_bias + col, c) + load(w.b_ih + col, c);
+    hidden_part[gate] = gh_hat[gate] * load(w.ln_hh_weight + col, c) +
+                        load(w.ln_hh_bias + col, c) + load(w.b_hh + col, c);
+  }
+  const V r = sigmoid(input_part[0] + hidden_part[0]);
+  const V z = sigmoid(input_part[1] + hidden_part[1]);
+  const V n = tanh(input_part[2] + r * hidden_part[2]);
+  return {r, z, n, hidden_part[2]};
+}
+
+// h_t for units [begin, end) of one row, ĝh = (gh − μ)·rstd formed on the way; with Save, ĝh
+// replaces gh.
 template <bool Save, typename scalar_t>
 void forward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
                  const scalar_t* gi_hat, scalar_t* gh, scalar_t mean_h, scalar_t rstd_h,
-                 const scalar_t* h_previous, scalar_t* activations, scalar_t* h_out,
-                 scalar_t* h_state) {
+                 const scalar_t* h_previous, scalar_t* h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   const V mean(mean_h);
   const V rstd(rstd_h);
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
-    V input_part[kGates];
-    V hidden_part[kGates];
+    V gh_hat[kGates];
     for (int64_t gate = 0; gate < kGates; ++gate) {
       const int64_t col = gate * H + j;
-      const V gh_hat = (load(gh + col, c) - mean) * rstd;
+      gh_hat[gate] = (load(gh + col, c) - mean) * rstd;
       if constexpr (Save) {
-        store(gh_hat, gh + col, c);
+        store(gh_hat[gate], gh + col, c);
       }
-      input_part[gate] = load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) +
-                         load(w.ln_ih_bias + col, c) + load(w.b_ih + col, c);
-      hidden_part[gate] = gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
-                          load(w.b_hh + col, c);
     }
-    const V r = sigmoid(input_part[0] + hidden_part[0]);
-    const V z = sigmoid(input_part[1] + hidden_part[1]);
-    const V n = tanh(input_part[2] + r * hidden_part[2]);
-    const V h = n + z * (load(h_previous + j, c) - n);
+    const GruGates<scalar_t> gates = gru_gates(H, w, gi_hat, gh_hat, j, c);
+    const V h = gates.n + gates.z * (load(h_previous + j, c) - gates.n);
     store(h, h_out + j, c);
     store(h, h_state + j, c);
-    if constexpr (Save) {
-      store(r, activations + j, c);
-      store(z, activations + H + j, c);
-      store(n, activations + 2 * H + j, c);
-    }
   }
 }
 
@@ -99,9 +116,7 @@ void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team
         args.rstd[row * kLayerNormGruStats + 1] = rstd_h;
       }
       forward_row<Save>(H, units, args.weights, args.input_gates + row * G, hidden + b * G, m.mean,
-                        rstd_h, states.previous(seq, t, b, args.reverse),
-                        Save ? args.activations + row * G : nullptr,
-                        args.output + row * args.output_stride, args.h_state + b * H);
+                        rstd_h, states.previous(seq, t, b, args.reverse), args.output + row * args.output_stride, args.h_state + b * H);
     }
     team.sync();  // h_t complete
   }
@@ -112,7 +127,7 @@ void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team
 // returns this thread's part of (Σ ∂gh⊙w_hh_ln, Σ ∂gh⊙w_hh_ln⊙ĝh).
 template <typename scalar_t>
 SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
-                               const scalar_t* acts, const scalar_t* gh_hat,
+                               const scalar_t* gi_hat, const scalar_t* gh_hat,
                                const scalar_t* h_previous, scalar_t* grad_hidden,
                                const scalar_t* grad_output, scalar_t* grad_input_gates,
                                scalar_t* grad_hidden_raw, scalar_t* grad_ln_hh_weight,
@@ -123,12 +138,11 @@ SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights
   V sum_g_xhat(scalar_t(0));
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
-    const V r = load(acts + j, c);
-    const V z = load(acts + H + j, c);
-    const V n = load(acts + 2 * H + j, c);
-    const int64_t n_col = 2 * H + j;
-    const V gh_n = load(gh_hat + n_col, c) * load(w.ln_hh_weight + n_col, c) +
-                   load(w.ln_hh_bias + n_col, c) + load(w.b_hh + n_col, c);
+    V saved_gh_hat[kGates];
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      saved_gh_hat[gate] = load(gh_hat + gate * H + j, c);
+    }
+    const auto [r, z, n, gh_n] = gru_gates(H, w, gi_hat, saved_gh_hat, j, c);
     V dh = load(grad_hidden + j, c);
     if (grad_output != nullptr) {
       dh = dh + load(grad_output + j, c);
@@ -143,7 +157,7 @@ SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights
     const V grad_gh[kGates] = {dr, dz, dn * r};
     for (int64_t gate = 0; gate < kGates; ++gate) {
       const int64_t col = gate * H + j;
-      const V xhat = load(gh_hat + col, c);
+      const V xhat = saved_gh_hat[gate];
       store(load(grad_ln_hh_weight + col, c) + grad_gh[gate] * xhat, grad_ln_hh_weight + col, c);
       store(load(grad_ln_hh_bias + col, c) + grad_gh[gate], grad_ln_hh_bias + col, c);
       const V g = grad_gh[gate] * load(w.ln_hh_weight + col, c);
@@ -214,7 +228,7 @@ void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Te
       const int64_t row = row0 + b;
       hidden_sums.publish(
           team, b,
-          backward_row(H, units, args.weights, args.activations + row * G,
+          backward_row(H, units, args.weights, args.input_gates + row * G,
                        args.hidden_gates + row * G, states.previous(seq, t, b, args.reverse),
                        args.grad_h_state + b * H,
                        args.grad_output != nullptr

@@ -8,6 +8,8 @@
 //     r = σ(gi_r + gh_r)   z = σ(gi_z + gh_z)   n = tanh(gi_n + r ⊙ gh_n)
 //     h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
 //
+// Training saves ĝi and ĝh (not r, z, n): the backward forms the gates again from them.
+//
 // Backward, per step, with dh = ∂L/∂h_t:
 //   dn = dh ⊙ (1 − z)(1 − n²)   dz = dh ⊙ (h_{t-1} − n) ⊙ z(1 − z)   dr = dn ⊙ gh_n ⊙ r(1 − r)
 //   ∂gi = [dr, dz, dn]    ∂gh = [dr, dz, dn ⊙ r]
@@ -59,7 +61,6 @@ struct LayerNormGruForwardArgs {
 
   scalar_t* input_gates = nullptr;   // [N, 3H]: x·W_ihᵀ, then ĝi (saved in training)
   scalar_t* hidden_gates = nullptr;  // [N, 3H]: h·W_hhᵀ, then ĝh (saved in training)
-  scalar_t* activations = nullptr;   // [N, 3H] training: r, z, n
   scalar_t* rstd = nullptr;          // [N, 2] (saved in training)
 };
 
@@ -78,7 +79,6 @@ struct LayerNormGruBackwardArgs {
   const scalar_t* h0 = nullptr;            // [B, H]
   const scalar_t* input_gates = nullptr;   // [N, 3H] ĝi
   const scalar_t* hidden_gates = nullptr;  // [N, 3H] ĝh
-  const scalar_t* activations = nullptr;   // [N, 3H] r, z, n
   const scalar_t* rstd = nullptr;          // [N, 2]
 
   const scalar_t* grad_output = nullptr;  // [N, H] rows `grad_output_stride` apart, or nullptr

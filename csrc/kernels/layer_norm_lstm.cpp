@@ -25,17 +25,28 @@ constexpr int64_t kGates = 4;
 
 // --- forward ------------------------------------------------------------------------------------------
 
+// A gate's pre-activation from the normalised products: ĝi ⊙ w_ih_ln + b_ih_ln + ĝh ⊙ w_hh_ln +
+// b_hh_ln + b, for the columns [col, col + c). The forward forms it once; training saves ĝi and
+// ĝh, not the activations, and the backward forms it again (a few FMAs and one σ or tanh per
+// value cost less than writing, and faulting in, a third [N, 4H] buffer at every call).
+template <typename scalar_t>
+Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w, const scalar_t* gi_hat,
+                       Vec<scalar_t> gh_hat, int64_t col, int64_t c) {
+  return load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) + load(w.ln_ih_bias + col, c) +
+         gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
+         load(w.bias + col, c);
+}
+
 // pre-activations → i, f, g, o and c_t for units [begin, end) of one row; ĝh = (gh − μ)·rstd is
-// formed on the way. With Save, ĝh replaces gh and the activations go to `activations`; without,
-// the activations replace gh (the o block is read back for h_t).
+// formed on the way. With Save, ĝh replaces gh (h_t's o is formed again from it); without, the o
+// block of gh is overwritten with o.
 template <bool Save, typename scalar_t>
 void forward_gates_row(int64_t H, Share units, const LayerNormLstmWeights<scalar_t>& w,
                        const scalar_t* gi_hat, scalar_t* gh, scalar_t mean_h, scalar_t rstd_h,
-                       scalar_t* activations, scalar_t* c_state, scalar_t* cell_saved) {
+                       scalar_t* c_state, scalar_t* cell_saved) {
   using V = Vec<scalar_t>;
   const V mean(mean_h);
   const V rstd(rstd_h);
-  scalar_t* acts = Save ? activations : gh;
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
     V pre[kGates];
@@ -45,40 +56,42 @@ void forward_gates_row(int64_t H, Share units, const LayerNormLstmWeights<scalar
       if constexpr (Save) {
         store(gh_hat, gh + col, c);
       }
-      pre[gate] = load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) +
-                  load(w.ln_ih_bias + col, c) + gh_hat * load(w.ln_hh_weight + col, c) +
-                  load(w.ln_hh_bias + col, c) + load(w.bias + col, c);
+      pre[gate] = gate_pre(w, gi_hat, gh_hat, col, c);
     }
     const V i = sigmoid(pre[0]);
     const V f = sigmoid(pre[1]);
     const V g = tanh(pre[2]);
-    const V o = sigmoid(pre[3]);
     const V cell = f * load(c_state + j, c) + i * g;
     store(cell, c_state + j, c);
     if constexpr (Save) {
       store(cell, cell_saved + j, c);
-      store(i, acts + j, c);
-      store(f, acts + H + j, c);
-      store(g, acts + 2 * H + j, c);
+    } else {
+      store(sigmoid(pre[3]), gh + 3 * H + j, c);
     }
-    store(o, acts + 3 * H + j, c);
   }
 }
 
-// h_t = o ⊙ tanh(ĉ ⊙ w_c + b_c) for units [begin, end) of one row.
+// h_t = o ⊙ tanh(ĉ ⊙ w_c + b_c) for units [begin, end) of one row. With Save, o is formed from
+// the saved ĝi and ĝh of the row; without, it is read from the o block of `hidden`.
 template <bool Save, typename scalar_t>
-void forward_hidden_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
-                        const scalar_t* c_state, const scalar_t* o, scalar_t mean_c,
-                        scalar_t rstd_c, scalar_t* cell_hat_saved, scalar_t* h_out,
-                        scalar_t* h_state) {
+void forward_hidden_row(int64_t H, Share units, const LayerNormLstmWeights<scalar_t>& w,
+                        const scalar_t* gi_hat, const scalar_t* hidden, const scalar_t* c_state,
+                        scalar_t mean_c, scalar_t rstd_c, scalar_t* cell_hat_saved,
+                        scalar_t* h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   const V mean(mean_c);
   const V rstd(rstd_c);
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
+    const int64_t col = 3 * H + j;
+    V o;
+    if constexpr (Save) {
+      o = sigmoid(gate_pre(w, gi_hat, load(hidden + col, c), col, c));
+    } else {
+      o = load(hidden + col, c);
+    }
     const V cell_hat = (load(c_state + j, c) - mean) * rstd;
-    const V h = load(o + j, c) *
-                tanh(cell_hat * load(w.ln_cell_weight + j, c) + load(w.ln_cell_bias + j, c));
+    const V h = o * tanh(cell_hat * load(w.ln_cell_weight + j, c) + load(w.ln_cell_bias + j, c));
     store(h, h_out + j, c);
     store(h, h_state + j, c);
     if constexpr (Save) {
@@ -129,8 +142,7 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
         args.rstd[row * kLayerNormLstmStats + 1] = rstd_h;
       }
       forward_gates_row<Save>(H, units, w, args.input_gates + row * G, hidden + b * G, m.mean,
-                              rstd_h, Save ? args.activations + row * G : nullptr,
-                              args.c_state + b * H, Save ? args.cells + row * H : nullptr);
+                              rstd_h, args.c_state + b * H, Save ? args.cells + row * H : nullptr);
       cell_moments.publish(team, b,
                            moments(args.c_state + b * H + units.begin, units.end - units.begin));
     }
@@ -143,8 +155,8 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
       if (team.rank() == 0) {
         args.rstd[row * kLayerNormLstmStats + 2] = rstd_c;
       }
-      const scalar_t* o = (Save ? args.activations + row * G : hidden + b * G) + 3 * H;
-      forward_hidden_row<Save>(units, w, args.c_state + b * H, o, m.mean, rstd_c,
+      forward_hidden_row<Save>(H, units, w, args.input_gates + row * G, hidden + b * G,
+                               args.c_state + b * H, m.mean, rstd_c,
                                Save ? args.cells_hat + row * H : nullptr,
                                args.output + row * args.output_stride, args.h_state + b * H);
     }
@@ -158,8 +170,8 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
 // and e ⊙ w_c (kept for the second half); returns this thread's part of (Σ e⊙w_c, Σ e⊙w_c⊙ĉ).
 template <typename scalar_t>
 SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
-                                      int64_t H, const scalar_t* acts, const scalar_t* cell_hat,
-                                      const scalar_t* grad_hidden, const scalar_t* grad_output,
+                                      int64_t H, const scalar_t* gi_hat, const scalar_t* gh_hat,
+                                      const scalar_t* cell_hat, const scalar_t* grad_hidden, const scalar_t* grad_output,
                                       scalar_t* grad_pre, scalar_t* grad_cell_hat,
                                       scalar_t* grad_ln_cell_weight,
                                       scalar_t* grad_ln_cell_bias) {
@@ -169,7 +181,8 @@ SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<sc
   V sum_g_xhat(scalar_t(0));
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
-    const V o = load(acts + 3 * H + j, c);
+    const int64_t col = 3 * H + j;
+    const V o = sigmoid(gate_pre(w, gi_hat, load(gh_hat + col, c), col, c));
     const V xhat = load(cell_hat + j, c);
     const V weight = load(w.ln_cell_weight + j, c);
     const V squashed = tanh(xhat * weight + load(w.ln_cell_bias + j, c));
@@ -194,8 +207,8 @@ SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<sc
 // (Σ ∂pre⊙w_hh_ln, Σ ∂pre⊙w_hh_ln⊙ĝh) over its columns.
 template <typename scalar_t>
 SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
-                                     int64_t H, const scalar_t* acts, const scalar_t* cell_hat,
-                                     const scalar_t* cell_previous, const scalar_t* gh_hat,
+                                     int64_t H, const scalar_t* gi_hat, const scalar_t* gh_hat,
+                                     const scalar_t* cell_hat, const scalar_t* cell_previous,
                                      const scalar_t* grad_cell_hat, SumPair<scalar_t> cell_sums,
                                      scalar_t rstd_c, scalar_t* grad_cell, scalar_t* grad_pre,
                                      scalar_t* grad_ln_hh_weight, scalar_t* grad_ln_hh_bias) {
@@ -207,9 +220,14 @@ SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<sca
   const V rstd(rstd_c);
   for (int64_t j = units.begin; j < units.end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), units.end - j);
-    const V i = load(acts + j, c);
-    const V f = load(acts + H + j, c);
-    const V g = load(acts + 2 * H + j, c);
+    V pre[3];
+    for (int64_t gate = 0; gate < 3; ++gate) {
+      const int64_t col = gate * H + j;
+      pre[gate] = gate_pre(w, gi_hat, load(gh_hat + col, c), col, c);
+    }
+    const V i = sigmoid(pre[0]);
+    const V f = sigmoid(pre[1]);
+    const V g = tanh(pre[2]);
     const V dc = load(grad_cell + j, c) +
                  rstd * (load(grad_cell_hat + j, c) - mean_g - load(cell_hat + j, c) * mean_g_xhat);
     store(dc * f, grad_cell + j, c);
@@ -306,7 +324,8 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
       const int64_t row = row0 + b;
       cell_sums.publish(
           team, b,
-          backward_output_row(units, w, H, args.activations + row * G, args.cells_hat + row * H,
+          backward_output_row(units, w, H, args.input_gates + row * G,
+                              args.hidden_gates + row * G, args.cells_hat + row * H,
                               args.grad_h_state + b * H,
                               args.grad_output != nullptr
                                   ? args.grad_output + row * args.grad_output_stride
@@ -319,8 +338,9 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
       const int64_t row = row0 + b;
       hidden_sums.publish(
           team, b,
-          backward_gates_row(units, w, H, args.activations + row * G, args.cells_hat + row * H,
-                             cell_previous(b), args.hidden_gates + row * G,
+          backward_gates_row(units, w, H, args.input_gates + row * G,
+                             args.hidden_gates + row * G, args.cells_hat + row * H,
+                             cell_previous(b),
                              args.grad_cell_hat + b * H,
                              cell_sums.merged(team, b, merge_sums<scalar_t>),
                              args.rstd[row * kLayerNormLstmStats + 2], args.grad_c_state + b * H,

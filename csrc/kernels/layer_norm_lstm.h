@@ -11,6 +11,8 @@
 //     ĉ = LN(c_t)                 statistics over the H units
 //     h_t = o ⊙ tanh(ĉ ⊙ w_c + b_c)
 //
+// Training saves ĝi and ĝh (not i, f, g, o): the backward forms pre and the activations again.
+//
 // Backward, per step, with dh = ∂L/∂h_t and dc carried:
 //   t = tanh(ĉ ⊙ w_c + b_c)
 //   ∂pre_o = dh ⊙ t ⊙ o(1 − o);  ∂(ĉ ⊙ w_c + b_c) = dh ⊙ o ⊙ (1 − t²) =: e
@@ -68,7 +70,6 @@ struct LayerNormLstmForwardArgs {
 
   scalar_t* input_gates = nullptr;   // [N, 4H]: x·W_ihᵀ, then ĝi (saved in training)
   scalar_t* hidden_gates = nullptr;  // [N, 4H]: h·W_hhᵀ, then ĝh (saved in training)
-  scalar_t* activations = nullptr;   // [N, 4H] training: i, f, g, o
   scalar_t* cells = nullptr;         // [N, H] training: c_t
   scalar_t* cells_hat = nullptr;     // [N, H] training: ĉ
   scalar_t* rstd = nullptr;          // [N, 3] training (also written in inference: scratch)
@@ -90,7 +91,6 @@ struct LayerNormLstmBackwardArgs {
   const scalar_t* c0 = nullptr;            // [B, H]
   const scalar_t* input_gates = nullptr;   // [N, 4H] ĝi
   const scalar_t* hidden_gates = nullptr;  // [N, 4H] ĝh
-  const scalar_t* activations = nullptr;   // [N, 4H]
   const scalar_t* cells = nullptr;         // [N, H]
   const scalar_t* cells_hat = nullptr;     // [N, H]
   const scalar_t* rstd = nullptr;          // [N, 3]

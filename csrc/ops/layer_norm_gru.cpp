@@ -95,8 +95,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_cpu_impl(
   const auto options = input.options();
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
-  // Inference needs ĝi and gh as scratch, not the activations.
-  at::Tensor gates = at::empty({D, training ? 3 : 2, N, G}, options);
+  // ĝi and ĝh (training saves them; the backward forms r, z, n again from them). Inference
+  // needs them as scratch.
+  at::Tensor gates = at::empty({D, 2, N, G}, options);
   at::Tensor rstd = at::empty({D, N, kSaved}, options);
 
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::layer_norm_gru_layer", [&] {
@@ -122,7 +123,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_cpu_impl(
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.input_gates = saved_gates;
       args.hidden_gates = saved_gates + N * G;
-      args.activations = training ? saved_gates + 2 * N * G : nullptr;
       args.rstd = rstd.mutable_data_ptr<scalar_t>() + direction * N * kSaved;
     }
     kernels::layer_norm_gru_layer_forward(directions.data(), D);
@@ -163,7 +163,7 @@ void check_backward_args(const char* op, const LayerShape& shape, const at::Tens
     check_sizes(op, name, tensor, sizes);
   };
   saved("output", output, out_sizes);
-  check_workspace(op, "gates", gates, input, {D, 3, shape.rows, shape.hidden_size * kGates});
+  check_workspace(op, "gates", gates, input, {D, 2, shape.rows, shape.hidden_size * kGates});
   check_workspace(op, "rstd", rstd, input, {D, shape.rows, kSaved});
   if (grad_output.has_value() && grad_output->defined()) {
     saved("grad_output", *grad_output, out_sizes);
@@ -232,7 +232,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
       for (int64_t i = 0; i < 4; ++i) {
         grad_norms.push_back(at::empty({G}, options));
       }
-      const scalar_t* gates_of = saved_gates.const_data_ptr<scalar_t>() + direction * 3 * N * G;
+      const scalar_t* gates_of = saved_gates.const_data_ptr<scalar_t>() + direction * 2 * N * G;
 
       kernels::LayerNormGruBackwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
       args.sequence = sequence;
@@ -247,7 +247,6 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.input_gates = gates_of;
       args.hidden_gates = gates_of + N * G;
-      args.activations = gates_of + 2 * N * G;
       args.rstd = saved_rstd.const_data_ptr<scalar_t>() + direction * N * kSaved;
       args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * H : nullptr;
       args.grad_output_stride = D * H;
@@ -306,7 +305,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_meta_impl(
     return {output, hy, at::empty({0}, options), at::empty({0}, options)};
   }
   const auto workspace = options.dtype(compute_type(input.scalar_type()));
-  return {output, hy, at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, workspace),
+  return {output, hy, at::empty_symint({D, 2, shape.rows, shape.hidden_size * kGates}, workspace),
           at::empty_symint({D, shape.rows, kSaved}, workspace)};
 }
 

@@ -109,8 +109,9 @@ forward_cpu_impl(const char* op, const at::Tensor& input,
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
   at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
-  // Inference needs ĝi and gh as scratch, not the activations or the cells.
-  at::Tensor gates = at::empty({D, training ? 3 : 2, N, G}, options);
+  // ĝi and ĝh (training saves them; the backward forms the activations again from them).
+  // Inference needs them as scratch, and not the cells.
+  at::Tensor gates = at::empty({D, 2, N, G}, options);
   at::Tensor cells = training ? at::empty({D, 2, N, H}, options) : at::empty({0}, options);
   at::Tensor rstd = at::empty({D, N, kSaved}, options);
 
@@ -138,7 +139,6 @@ forward_cpu_impl(const char* op, const at::Tensor& input,
       args.c_state = cy.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.input_gates = saved_gates;
       args.hidden_gates = saved_gates + N * G;
-      args.activations = training ? saved_gates + 2 * N * G : nullptr;
       scalar_t* saved_cells =
           training ? cells.mutable_data_ptr<scalar_t>() + direction * 2 * N * H : nullptr;
       args.cells = saved_cells;
@@ -184,7 +184,7 @@ void check_backward_args(const char* op, const LayerShape& shape, const at::Tens
     check_sizes(op, name, tensor, sizes);
   };
   saved("output", output, out_sizes);
-  check_workspace(op, "gates", gates, input, {D, 3, shape.rows, shape.hidden_size * kGates});
+  check_workspace(op, "gates", gates, input, {D, 2, shape.rows, shape.hidden_size * kGates});
   check_workspace(op, "cells", cells, input, {D, 2, shape.rows, shape.hidden_size});
   check_workspace(op, "rstd", rstd, input, {D, shape.rows, kSaved});
   if (grad_output.has_value() && grad_output->defined()) {
@@ -265,7 +265,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
       for (const int64_t size : {G, G, G, G, H, H}) {
         grad_norms.push_back(at::empty({size}, options));
       }
-      const scalar_t* gates_of = saved_gates.const_data_ptr<scalar_t>() + direction * 3 * N * G;
+      const scalar_t* gates_of = saved_gates.const_data_ptr<scalar_t>() + direction * 2 * N * G;
       const scalar_t* cells_of = saved_cells.const_data_ptr<scalar_t>() + direction * 2 * N * H;
 
       kernels::LayerNormLstmBackwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
@@ -282,7 +282,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> backward
       args.c0 = c0.const_data_ptr<scalar_t>() + direction * B * H;
       args.input_gates = gates_of;
       args.hidden_gates = gates_of + N * G;
-      args.activations = gates_of + 2 * N * G;
       args.cells = cells_of;
       args.cells_hat = cells_of + N * H;
       args.rstd = saved_rstd.const_data_ptr<scalar_t>() + direction * N * kSaved;
@@ -351,7 +350,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   }
   const auto workspace = options.dtype(compute_type(input.scalar_type()));
   return {output, hy, cy,
-          at::empty_symint({D, 3, shape.rows, shape.hidden_size * kGates}, workspace),
+          at::empty_symint({D, 2, shape.rows, shape.hidden_size * kGates}, workspace),
           at::empty_symint({D, 2, shape.rows, shape.hidden_size}, workspace),
           at::empty_symint({D, shape.rows, kSaved}, workspace)};
 }

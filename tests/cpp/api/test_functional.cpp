@@ -379,7 +379,7 @@ TEST(ApiFunctionalLayerNormRnn, ForwardAndBackwardHalves) {
                                                   lstm_params, true, true, 1e-5);
   }
   expect_all_close({forward_output, forward_h_n, forward_c_n}, {output, h_n, c_n});
-  EXPECT_EQ(gates.sizes(), (std::vector<int64_t>{2, 3, 8, 20}));
+  EXPECT_EQ(gates.sizes(), (std::vector<int64_t>{2, 2, 8, 20}));
   EXPECT_EQ(cells.sizes(), (std::vector<int64_t>{2, 2, 8, 5}));
   EXPECT_EQ(rstd.sizes(), (std::vector<int64_t>{2, 8, 3}));
   const std::vector<Tensor> grads{at::randn_like(output), at::randn_like(h_n), at::randn_like(c_n)};
@@ -403,7 +403,7 @@ TEST(ApiFunctionalLayerNormRnn, ForwardAndBackwardHalves) {
                                                  true, 1e-5);
   }
   expect_all_close({gru_forward_output, gru_forward_h_n}, {gru_output, gru_h_n});
-  EXPECT_EQ(gru_gates.sizes(), (std::vector<int64_t>{2, 3, 8, 15}));
+  EXPECT_EQ(gru_gates.sizes(), (std::vector<int64_t>{2, 2, 8, 15}));
   EXPECT_EQ(gru_rstd.sizes(), (std::vector<int64_t>{2, 8, 2}));
   const std::vector<Tensor> gru_grads{at::randn_like(gru_output), at::randn_like(gru_h_n)};
   const std::vector<Tensor> gru_expected =
