@@ -32,7 +32,7 @@ struct GruGates {
 };
 
 template <typename scalar_t>
-GruGates<scalar_t> gru_gates(int64_t H, const LayerNormGruWeights<scalar_t>& w,
+C10_ALWAYS_INLINE GruGates<scalar_t> gru_gates(int64_t H, const LayerNormGruWeights<scalar_t>& w,
                              const scalar_t* gi_hat, const Vec<scalar_t> (&gh_hat)[kGates],
                              int64_t j, int64_t c) {
   using V = Vec<scalar_t>;
@@ -122,16 +122,15 @@ void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team
   }
 }
 
-// From dh (+ dy): ∂gi, the hidden norm's parameter gradients, ∂gh ⊙ w_hh_ln (in place of the
-// row's ∂(h·W_hhᵀ), finished by finish_hidden_row) and the direct part dh ⊙ z of dh_{t-1};
-// returns this thread's part of (Σ ∂gh⊙w_hh_ln, Σ ∂gh⊙w_hh_ln⊙ĝh).
+// From dh (+ dy): ∂gi, ∂gh (in place of the row's ∂(h·W_hhᵀ): the step sums the hidden norm's
+// parameter gradients from it, then finish_hidden_row makes it ∂(h·W_hhᵀ)) and the direct part
+// dh ⊙ z of dh_{t-1}; returns this thread's part of (Σ ∂gh⊙w_hh_ln, Σ ∂gh⊙w_hh_ln⊙ĝh).
 template <typename scalar_t>
 SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
                                const scalar_t* gi_hat, const scalar_t* gh_hat,
                                const scalar_t* h_previous, scalar_t* grad_hidden,
                                const scalar_t* grad_output, scalar_t* grad_input_gates,
-                               scalar_t* grad_hidden_raw, scalar_t* grad_ln_hh_weight,
-                               scalar_t* grad_ln_hh_bias) {
+                               scalar_t* grad_hidden_raw) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   V sum_g(scalar_t(0));
@@ -158,10 +157,8 @@ SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights
     for (int64_t gate = 0; gate < kGates; ++gate) {
       const int64_t col = gate * H + j;
       const V xhat = saved_gh_hat[gate];
-      store(load(grad_ln_hh_weight + col, c) + grad_gh[gate] * xhat, grad_ln_hh_weight + col, c);
-      store(load(grad_ln_hh_bias + col, c) + grad_gh[gate], grad_ln_hh_bias + col, c);
+      store(grad_gh[gate], grad_hidden_raw + col, c);
       const V g = grad_gh[gate] * load(w.ln_hh_weight + col, c);
-      store(g, grad_hidden_raw + col, c);
       sum_g = sum_g + g;
       sum_g_xhat = sum_g_xhat + g * xhat;
     }
@@ -169,10 +166,12 @@ SumPair<scalar_t> backward_row(int64_t H, Share units, const LayerNormGruWeights
   return {horizontal_sum(sum_g), horizontal_sum(sum_g_xhat)};
 }
 
-// ∂(h·W_hhᵀ) = rstd · (g − Σg/3H − ĝh · Σ(g⊙ĝh)/3H) for this thread's columns, g in place.
+// ∂(h·W_hhᵀ) = rstd · (g − Σg/3H − ĝh · Σ(g⊙ĝh)/3H), g = ∂gh ⊙ w_hh_ln, for this thread's
+// columns, in place of ∂gh.
 template <typename scalar_t>
-void finish_hidden_row(int64_t H, Share units, const scalar_t* gh_hat, SumPair<scalar_t> sums,
-                       scalar_t rstd_h, scalar_t* grad_hidden_raw) {
+void finish_hidden_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
+                       const scalar_t* gh_hat, SumPair<scalar_t> sums, scalar_t rstd_h,
+                       scalar_t* grad_hidden_raw) {
   using V = Vec<scalar_t>;
   const scalar_t inverse = scalar_t(1) / static_cast<scalar_t>(kGates * H);
   const V mean_g(sums.first * inverse);
@@ -182,8 +181,8 @@ void finish_hidden_row(int64_t H, Share units, const scalar_t* gh_hat, SumPair<s
     for (int64_t j = units.begin; j < units.end; j += V::size()) {
       const int64_t c = std::min<int64_t>(V::size(), units.end - j);
       const int64_t col = gate * H + j;
-      store(rstd * (load(grad_hidden_raw + col, c) - mean_g - load(gh_hat + col, c) * mean_g_xhat),
-            grad_hidden_raw + col, c);
+      const V g = load(grad_hidden_raw + col, c) * load(w.ln_hh_weight + col, c);
+      store(rstd * (g - mean_g - load(gh_hat + col, c) * mean_g_xhat), grad_hidden_raw + col, c);
     }
   }
 }
@@ -234,13 +233,18 @@ void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Te
                        args.grad_output != nullptr
                            ? args.grad_output + row * args.grad_output_stride
                            : nullptr,
-                       grad_input_gates(row), grad_hidden_raw(row),
-                       args.grad_ln_hh_weight, args.grad_ln_hh_bias));
+                       grad_input_gates(row), grad_hidden_raw(row)));
+    }
+    // The hidden norm's parameter gradients of the step, summed down this thread's columns.
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      add_norm_parameter_grads(batch, grad_hidden_raw(row0), G, args.hidden_gates + row0 * G, G,
+                               Share{gate * H + units.begin, gate * H + units.end},
+                               args.grad_ln_hh_weight, args.grad_ln_hh_bias);
     }
     team.sync();
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t row = row0 + b;
-      finish_hidden_row(H, units, args.hidden_gates + row * G,
+      finish_hidden_row(H, units, args.weights, args.hidden_gates + row * G,
                         hidden_sums.merged(team, b, merge_sums<scalar_t>),
                         args.rstd[row * kLayerNormGruStats + 1], grad_hidden_raw(row));
     }

@@ -101,7 +101,7 @@ struct LayerNormGruBackwardArgs {
   int64_t window_steps = 0;
   int64_t workspace_rows = 0;
   scalar_t* grad_input_gates = nullptr;  // [workspace_rows, 3H]: ∂gi, then ∂(x·W_ihᵀ)
-  scalar_t* grad_hidden_raw = nullptr;   // [workspace_rows, 3H]: ∂(h·W_hhᵀ)
+  scalar_t* grad_hidden_raw = nullptr;   // [workspace_rows, 3H]: ∂gh, then ∂(h·W_hhᵀ)
   scalar_t* previous_h = nullptr;        // [workspace_rows, H], packed: each row's previous state
 
   // Set by layer_norm_gru_layer_backward for each window: its steps, the sequence row that is

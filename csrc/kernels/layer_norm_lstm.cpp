@@ -30,7 +30,7 @@ constexpr int64_t kGates = 4;
 // ĝh, not the activations, and the backward forms it again (a few FMAs and one σ or tanh per
 // value cost less than writing, and faulting in, a third [N, 4H] buffer at every call).
 template <typename scalar_t>
-Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w, const scalar_t* gi_hat,
+C10_ALWAYS_INLINE Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w, const scalar_t* gi_hat,
                        Vec<scalar_t> gh_hat, int64_t col, int64_t c) {
   return load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) + load(w.ln_ih_bias + col, c) +
          gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
@@ -166,15 +166,14 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
 
 // --- backward -----------------------------------------------------------------------------------------
 
-// First half of a row: from dh (+ dy) the o gate's ∂pre, the cell norm's parameter gradients,
-// and e ⊙ w_c (kept for the second half); returns this thread's part of (Σ e⊙w_c, Σ e⊙w_c⊙ĉ).
+// First half of a row: from dh (+ dy) the o gate's ∂pre and e (kept for the second half and for
+// the cell norm's parameter gradients); returns this thread's part of (Σ e⊙w_c, Σ e⊙w_c⊙ĉ).
 template <typename scalar_t>
 SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
                                       int64_t H, const scalar_t* gi_hat, const scalar_t* gh_hat,
-                                      const scalar_t* cell_hat, const scalar_t* grad_hidden, const scalar_t* grad_output,
-                                      scalar_t* grad_pre, scalar_t* grad_cell_hat,
-                                      scalar_t* grad_ln_cell_weight,
-                                      scalar_t* grad_ln_cell_bias) {
+                                      const scalar_t* cell_hat, const scalar_t* grad_hidden,
+                                      const scalar_t* grad_output, scalar_t* grad_pre,
+                                      scalar_t* grad_cell_hat) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   V sum_g(scalar_t(0));
@@ -191,11 +190,9 @@ SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<sc
       dh = dh + load(grad_output + j, c);
     }
     store(dh * squashed * o * (one - o), grad_pre + 3 * H + j, c);
-    const V e = dh * o * (one - squashed * squashed);
-    store(load(grad_ln_cell_weight + j, c) + e * xhat, grad_ln_cell_weight + j, c);
-    store(load(grad_ln_cell_bias + j, c) + e, grad_ln_cell_bias + j, c);
-    const V g = e * weight;  // zero past c: e is
-    store(g, grad_cell_hat + j, c);
+    const V e = dh * o * (one - squashed * squashed);  // zero past c: o is
+    store(e, grad_cell_hat + j, c);
+    const V g = e * weight;
     sum_g = sum_g + g;
     sum_g_xhat = sum_g_xhat + g * xhat;
   }
@@ -203,15 +200,13 @@ SumPair<scalar_t> backward_output_row(Share units, const LayerNormLstmWeights<sc
 }
 
 // Second half: dc (through the cell norm, plus the carried dc) → ∂pre of i, f, g and dc_{t-1};
-// the hidden norm's parameter gradients; returns this thread's part of
-// (Σ ∂pre⊙w_hh_ln, Σ ∂pre⊙w_hh_ln⊙ĝh) over its columns.
+// returns this thread's part of (Σ ∂pre⊙w_hh_ln, Σ ∂pre⊙w_hh_ln⊙ĝh) over its columns.
 template <typename scalar_t>
 SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<scalar_t>& w,
                                      int64_t H, const scalar_t* gi_hat, const scalar_t* gh_hat,
                                      const scalar_t* cell_hat, const scalar_t* cell_previous,
                                      const scalar_t* grad_cell_hat, SumPair<scalar_t> cell_sums,
-                                     scalar_t rstd_c, scalar_t* grad_cell, scalar_t* grad_pre,
-                                     scalar_t* grad_ln_hh_weight, scalar_t* grad_ln_hh_bias) {
+                                     scalar_t rstd_c, scalar_t* grad_cell, scalar_t* grad_pre) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   const scalar_t inverse_h = scalar_t(1) / static_cast<scalar_t>(H);
@@ -228,8 +223,9 @@ SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<sca
     const V i = sigmoid(pre[0]);
     const V f = sigmoid(pre[1]);
     const V g = tanh(pre[2]);
+    const V e_w = load(grad_cell_hat + j, c) * load(w.ln_cell_weight + j, c);
     const V dc = load(grad_cell + j, c) +
-                 rstd * (load(grad_cell_hat + j, c) - mean_g - load(cell_hat + j, c) * mean_g_xhat);
+                 rstd * (e_w - mean_g - load(cell_hat + j, c) * mean_g_xhat);
     store(dc * f, grad_cell + j, c);
     store(dc * g * i * (one - i), grad_pre + j, c);
     store(dc * load(cell_previous + j, c) * f * (one - f), grad_pre + H + j, c);
@@ -243,8 +239,6 @@ SumPair<scalar_t> backward_gates_row(Share units, const LayerNormLstmWeights<sca
       const int64_t col = gate * H + j;
       const V d = load(grad_pre + col, c);
       const V xhat = load(gh_hat + col, c);
-      store(load(grad_ln_hh_weight + col, c) + d * xhat, grad_ln_hh_weight + col, c);
-      store(load(grad_ln_hh_bias + col, c) + d, grad_ln_hh_bias + col, c);
       const V gw = d * load(w.ln_hh_weight + col, c);
       sum_g = sum_g + gw;
       sum_g_xhat = sum_g_xhat + gw * xhat;
@@ -330,8 +324,7 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
                               args.grad_output != nullptr
                                   ? args.grad_output + row * args.grad_output_stride
                                   : nullptr,
-                              grad_pre(row), args.grad_cell_hat + b * H,
-                              args.grad_ln_cell_weight, args.grad_ln_cell_bias));
+                              grad_pre(row), args.grad_cell_hat + b * H));
     }
     team.sync();
     for (int64_t b = 0; b < batch; ++b) {
@@ -344,9 +337,16 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
                              args.grad_cell_hat + b * H,
                              cell_sums.merged(team, b, merge_sums<scalar_t>),
                              args.rstd[row * kLayerNormLstmStats + 2], args.grad_c_state + b * H,
-                             grad_pre(row), args.grad_ln_hh_weight,
-                             args.grad_ln_hh_bias));
+                             grad_pre(row)));
     }
+    // The norms' parameter gradients of the step, summed down this thread's columns.
+    for (int64_t gate = 0; gate < kGates; ++gate) {
+      add_norm_parameter_grads(batch, grad_pre(row0), G, args.hidden_gates + row0 * G, G,
+                               Share{gate * H + units.begin, gate * H + units.end},
+                               args.grad_ln_hh_weight, args.grad_ln_hh_bias);
+    }
+    add_norm_parameter_grads(batch, args.grad_cell_hat, H, args.cells_hat + row0 * H, H, units,
+                             args.grad_ln_cell_weight, args.grad_ln_cell_bias);
     team.sync();
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t row = row0 + b;

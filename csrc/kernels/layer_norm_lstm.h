@@ -119,7 +119,7 @@ struct LayerNormLstmBackwardArgs {
   int64_t workspace_rows = 0;
   scalar_t* grad_pre = nullptr;          // [workspace_rows, 4H]: ∂pre, then ∂(x·W_ihᵀ)
   scalar_t* grad_hidden_raw = nullptr;   // [workspace_rows, 4H]: ∂(h·W_hhᵀ)
-  scalar_t* grad_cell_hat = nullptr;     // [B, H]: e ⊙ w_c of one step
+  scalar_t* grad_cell_hat = nullptr;     // [B, H]: e of one step
   scalar_t* previous_h = nullptr;        // [workspace_rows, H], packed: each row's previous state
 
   // Set by layer_norm_lstm_layer_backward for each window: its steps, the sequence row that is

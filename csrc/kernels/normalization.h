@@ -138,6 +138,28 @@ void normalize_rows(scalar_t* matrix, int64_t rows, int64_t n, scalar_t eps, sca
   });
 }
 
+// Adds a layer norm's parameter gradients over `rows` rows for the columns `columns`:
+// Σ dy ⊙ x̂ to grad_weight and Σ dy to grad_bias (dy rows `grad_stride` apart, x̂ rows
+// `xhat_stride` apart), summed down each column in registers.
+template <typename scalar_t>
+void add_norm_parameter_grads(int64_t rows, const scalar_t* grad, int64_t grad_stride,
+                              const scalar_t* xhat, int64_t xhat_stride, Share columns,
+                              scalar_t* grad_weight, scalar_t* grad_bias) {
+  using V = Vec<scalar_t>;
+  for (int64_t j = columns.begin; j < columns.end; j += V::size()) {
+    const int64_t c = std::min<int64_t>(V::size(), columns.end - j);
+    V weight_sum = load(grad_weight + j, c);
+    V bias_sum = load(grad_bias + j, c);
+    for (int64_t row = 0; row < rows; ++row) {
+      const V d = load(grad + row * grad_stride + j, c);
+      weight_sum = weight_sum + d * load(xhat + row * xhat_stride + j, c);
+      bias_sum = bias_sum + d;
+    }
+    store(weight_sum, grad_weight + j, c);
+    store(bias_sum, grad_bias + j, c);
+  }
+}
+
 // Through y = x̂ ⊙ w + b over rows of a [rows, n] matrix whose x̂ was saved: dy (`grad`) becomes
 // dx in place, and ∂w = Σ dy ⊙ x̂, ∂b = Σ dy are written, or added to them when `accumulate`
 // (threads sum their rows separately, then the parts are added).
