@@ -21,8 +21,8 @@ namespace {
 
 constexpr int64_t kGates = 3;
 
-// The gates of the columns [j, j + c) of one row from ĝi and ĝh: gi = ĝi ⊙ w_ih_ln + b_ih_ln + b_ih,
-// gh = ĝh ⊙ w_hh_ln + b_hh_ln + b_hh, r, z, n as in layer_norm_gru.h; gh_n is kept for the
+// The gates of the columns [j, j + c) of one row from ĝi and ĝh: gi = ĝi ⊙ w_ih_ln + b_ih_ln +
+// b_ih, gh = ĝh ⊙ w_hh_ln + b_hh_ln + b_hh, r, z, n as in layer_norm_gru.h; gh_n is kept for the
 // backward's dr. The forward forms them once; training saves ĝi and ĝh, not r, z, n, and the
 // backward forms them again (a few FMAs and three σ/tanh per unit cost less than writing, and
 // faulting in, a third [N, 3H] buffer at every call).
@@ -116,7 +116,8 @@ void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team
         args.rstd[row * kLayerNormGruStats + 1] = rstd_h;
       }
       forward_row<Save>(H, units, args.weights, args.input_gates + row * G, hidden + b * G, m.mean,
-                        rstd_h, states.previous(seq, t, b, args.reverse), args.output + row * args.output_stride, args.h_state + b * H);
+                        rstd_h, states.previous(seq, t, b, args.reverse),
+                        args.output + row * args.output_stride, args.h_state + b * H);
     }
     team.sync();  // h_t complete
   }

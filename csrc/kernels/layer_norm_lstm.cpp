@@ -30,8 +30,9 @@ constexpr int64_t kGates = 4;
 // ĝh, not the activations, and the backward forms it again (a few FMAs and one σ or tanh per
 // value cost less than writing, and faulting in, a third [N, 4H] buffer at every call).
 template <typename scalar_t>
-C10_ALWAYS_INLINE Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w, const scalar_t* gi_hat,
-                       Vec<scalar_t> gh_hat, int64_t col, int64_t c) {
+C10_ALWAYS_INLINE Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w,
+                                         const scalar_t* gi_hat, Vec<scalar_t> gh_hat, int64_t col,
+                                         int64_t c) {
   return load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) + load(w.ln_ih_bias + col, c) +
          gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
          load(w.bias + col, c);

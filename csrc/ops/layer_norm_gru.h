@@ -15,7 +15,7 @@ std::tuple<at::Tensor, at::Tensor> call_layer_norm_gru_layer(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, double eps);
 
-// Also returns the saved gates [D, 3, N, 3H] and rstd [D, N, 2].
+// Also returns the saved gates [D, 2, N, 3H] (ĝi, ĝh) and rstd [D, N, 2].
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> call_layer_norm_gru_layer_forward(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, double eps);

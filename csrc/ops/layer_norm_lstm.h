@@ -15,7 +15,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> call_layer_norm_lstm_layer(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional, double eps);
 
-// Also returns the saved gates [D, 3, N, 4H], cells [D, 2, N, H] and rstd [D, N, 3].
+// Also returns the saved gates [D, 2, N, 4H] (ĝi, ĝh), cells [D, 2, N, H] (c, ĉ) and
+// rstd [D, N, 3].
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>
 call_layer_norm_lstm_layer_forward(const at::Tensor& input,
                                    const std::optional<at::Tensor>& batch_sizes,

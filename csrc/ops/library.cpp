@@ -153,7 +153,8 @@ TORCH_LIBRARY(torch_ext, m) {
       "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "
       "Tensor hy, Tensor cy)",
       tags);
-  // Saved: gates [D, 3, N, 4H] (ĝi, ĝh, i f g o), cells [D, 2, N, H] (c, ĉ), rstd [D, N, 3].
+  // Saved: gates [D, 2, N, 4H] (ĝi, ĝh; the backward forms i, f, g, o again), cells [D, 2, N, H]
+  // (c, ĉ), rstd [D, N, 3].
   m.def(
       "_layer_norm_lstm_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor cx, "
       "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "
@@ -184,7 +185,7 @@ TORCH_LIBRARY(torch_ext, m) {
       "layer_norm_gru_layer(Tensor input, Tensor? batch_sizes, Tensor hx, Tensor[] params, "
       "bool has_biases, bool bidirectional, float eps) -> (Tensor output, Tensor hy)",
       tags);
-  // Saved: gates [D, 3, N, 3H] (ĝi, ĝh, r z n), rstd [D, N, 2].
+  // Saved: gates [D, 2, N, 3H] (ĝi, ĝh; the backward forms r, z, n again), rstd [D, N, 2].
   m.def(
       "_layer_norm_gru_layer_forward(Tensor input, Tensor? batch_sizes, Tensor hx, "
       "Tensor[] params, bool has_biases, bool bidirectional, float eps) -> (Tensor output, "

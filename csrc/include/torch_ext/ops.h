@@ -202,9 +202,9 @@ std::tuple<at::Tensor, at::Tensor> layer_norm_lstm_cell(const at::Tensor& input,
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_lstm_layer(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     const at::Tensor& cx, at::TensorList params, bool has_biases, bool bidirectional, double eps);
-// Its halves: the forward also returns gates [D, 3, N, 4H], cells [D, 2, N, H] and rstd
-// [D, N, 3]; the backward returns grad_input (empty unless need_grad_input), grad_hx, grad_cx and
-// the gradients of params.
+// Its halves: the forward also returns gates [D, 2, N, 4H] (ĝi, ĝh), cells [D, 2, N, H] (c, ĉ)
+// and rstd [D, N, 3]; the backward returns grad_input (empty unless need_grad_input), grad_hx,
+// grad_cx and the gradients of params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>
 _layer_norm_lstm_layer_forward(const at::Tensor& input,
                                const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
@@ -239,8 +239,8 @@ at::Tensor layer_norm_gru_cell(const at::Tensor& input, const at::Tensor& hx,
 std::tuple<at::Tensor, at::Tensor> layer_norm_gru_layer(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, double eps);
-// Its halves: the forward also returns gates [D, 3, N, 3H] and rstd [D, N, 2]; the backward
-// returns grad_input (empty unless need_grad_input), grad_hx and the gradients of params.
+// Its halves: the forward also returns gates [D, 2, N, 3H] (ĝi, ĝh) and rstd [D, N, 2]; the
+// backward returns grad_input (empty unless need_grad_input), grad_hx and the gradients of params.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> _layer_norm_gru_layer_forward(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, double eps);
