@@ -33,8 +33,9 @@ struct GruGates {
 
 template <typename scalar_t>
 C10_ALWAYS_INLINE GruGates<scalar_t> gru_gates(int64_t H, const LayerNormGruWeights<scalar_t>& w,
-                             const scalar_t* gi_hat, const Vec<scalar_t> (&gh_hat)[kGates],
-                             int64_t j, int64_t c) {
+                                               const scalar_t* gi_hat,
+                                               const Vec<scalar_t> (&gh_hat)[kGates], int64_t j,
+                                               int64_t c) {
   using V = Vec<scalar_t>;
   V input_part[kGates];
   V hidden_part[kGates];
@@ -237,11 +238,9 @@ void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Te
                        grad_input_gates(row), grad_hidden_raw(row)));
     }
     // The hidden norm's parameter gradients of the step, summed down this thread's columns.
-    for (int64_t gate = 0; gate < kGates; ++gate) {
-      add_norm_parameter_grads(batch, grad_hidden_raw(row0), G, args.hidden_gates + row0 * G, G,
-                               Share{gate * H + units.begin, gate * H + units.end},
-                               args.grad_ln_hh_weight, args.grad_ln_hh_bias);
-    }
+    add_gate_norm_parameter_grads(batch, grad_hidden_raw(row0), args.hidden_gates + row0 * G,
+                                  kGates, H, units, args.grad_ln_hh_weight,
+                                  args.grad_ln_hh_bias);
     team.sync();
     for (int64_t b = 0; b < batch; ++b) {
       const int64_t row = row0 + b;

@@ -341,11 +341,8 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
                              grad_pre(row)));
     }
     // The norms' parameter gradients of the step, summed down this thread's columns.
-    for (int64_t gate = 0; gate < kGates; ++gate) {
-      add_norm_parameter_grads(batch, grad_pre(row0), G, args.hidden_gates + row0 * G, G,
-                               Share{gate * H + units.begin, gate * H + units.end},
-                               args.grad_ln_hh_weight, args.grad_ln_hh_bias);
-    }
+    add_gate_norm_parameter_grads(batch, grad_pre(row0), args.hidden_gates + row0 * G, kGates, H,
+                                  units, args.grad_ln_hh_weight, args.grad_ln_hh_bias);
     add_norm_parameter_grads(batch, args.grad_cell_hat, H, args.cells_hat + row0 * H, H, units,
                              args.grad_ln_cell_weight, args.grad_ln_cell_bias);
     team.sync();

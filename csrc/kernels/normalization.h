@@ -160,6 +160,21 @@ void add_norm_parameter_grads(int64_t rows, const scalar_t* grad, int64_t grad_s
   }
 }
 
+// The same for a gate-blocked row of `gates` blocks of `hidden_size` columns (rows
+// gates · hidden_size apart), over a thread's `units` of every block.
+template <typename scalar_t>
+void add_gate_norm_parameter_grads(int64_t rows, const scalar_t* grad, const scalar_t* xhat,
+                                   int64_t gates, int64_t hidden_size, Share units,
+                                   scalar_t* grad_weight, scalar_t* grad_bias) {
+  const int64_t stride = gates * hidden_size;
+  for (int64_t gate = 0; gate < gates; ++gate) {
+    const int64_t offset = gate * hidden_size;
+    add_norm_parameter_grads(rows, grad, stride, xhat, stride,
+                             Share{offset + units.begin, offset + units.end}, grad_weight,
+                             grad_bias);
+  }
+}
+
 // Through y = x̂ ⊙ w + b over rows of a [rows, n] matrix whose x̂ was saved: dy (`grad`) becomes
 // dx in place, and ∂w = Σ dy ⊙ x̂, ∂b = Σ dy are written, or added to them when `accumulate`
 // (threads sum their rows separately, then the parts are added).
