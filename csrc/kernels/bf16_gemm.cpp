@@ -82,9 +82,16 @@ TORCH_EXT_BF16_TARGET void tile(int64_t pairs, const uint32_t* a, int64_t lda_wo
   }
 }
 
+// 16 bfloat16 values copied, n ≤ 16 of them (the overload for operands in bfloat16 storage).
+TORCH_EXT_BF16_TARGET inline void round16(const c10::BFloat16* from, c10::BFloat16* to, int64_t n) {
+  const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  _mm256_mask_storeu_epi16(to, mask, _mm256_maskz_loadu_epi16(mask, from));
+}
+
 // out[m·ld_out + k] = bfloat16(a[k·lda + m]) for m < rows ≤ 64, k < depth (a zero at k = depth
 // when depth is odd): the transpose of a row-major block, read a row (k) at a time.
-TORCH_EXT_BF16_TARGET void round_columns_bf16(int64_t rows, int64_t depth, const float* a,
+template <typename T>
+TORCH_EXT_BF16_TARGET void round_columns_bf16(int64_t rows, int64_t depth, const T* a,
                                               int64_t lda, c10::BFloat16* out, int64_t ld_out) {
   constexpr int64_t kMaxRows = 64;
   TORCH_CHECK(rows <= kMaxRows, "torch_ext: round_columns_bf16 takes at most 64 rows");
@@ -104,16 +111,14 @@ TORCH_EXT_BF16_TARGET void round_columns_bf16(int64_t rows, int64_t depth, const
   }
 }
 
-}  // namespace
-
-TORCH_EXT_BF16_TARGET void pack_bf16_panel(int64_t depth, int64_t width, const float* source,
-                                           int64_t stride_k, int64_t stride_n,
-                                           c10::BFloat16* panel) {
+template <typename T>
+TORCH_EXT_BF16_TARGET void pack_panel(int64_t depth, int64_t width, const T* source,
+                                      int64_t stride_k, int64_t stride_n, c10::BFloat16* panel) {
   TORCH_CHECK(width >= 0 && width <= kBf16PanelWidth, "torch_ext: bfloat16 panel width ", width);
   const int64_t pairs = bf16_padded_depth(depth) / 2;
   for (int64_t p = 0; p < pairs; ++p) {
     c10::BFloat16* out = panel + 2 * p * width;
-    const float* even = source + 2 * p * stride_k;
+    const T* even = source + 2 * p * stride_k;
     const bool has_odd = 2 * p + 1 < depth;
     for (int64_t n = 0; n < width; ++n) {
       out[2 * n] = c10::BFloat16(even[n * stride_n]);
@@ -122,10 +127,11 @@ TORCH_EXT_BF16_TARGET void pack_bf16_panel(int64_t depth, int64_t width, const f
   }
 }
 
-TORCH_EXT_BF16_TARGET void round_rows_bf16(int64_t rows, int64_t depth, const float* a,
-                                           int64_t lda, c10::BFloat16* out, int64_t ld_out) {
+template <typename T>
+TORCH_EXT_BF16_TARGET void round_rows(int64_t rows, int64_t depth, const T* a, int64_t lda,
+                                      c10::BFloat16* out, int64_t ld_out) {
   for (int64_t m = 0; m < rows; ++m) {
-    const float* from = a + m * lda;
+    const T* from = a + m * lda;
     c10::BFloat16* to = out + m * ld_out;
     for (int64_t k = 0; k < depth; k += 16) {
       round16(from + k, to + k, std::min<int64_t>(16, depth - k));
@@ -134,6 +140,28 @@ TORCH_EXT_BF16_TARGET void round_rows_bf16(int64_t rows, int64_t depth, const fl
       to[depth] = c10::BFloat16(0.f);
     }
   }
+}
+
+}  // namespace
+
+void pack_bf16_panel(int64_t depth, int64_t width, const float* source, int64_t stride_k,
+                     int64_t stride_n, c10::BFloat16* panel) {
+  pack_panel(depth, width, source, stride_k, stride_n, panel);
+}
+
+void pack_bf16_panel(int64_t depth, int64_t width, const c10::BFloat16* source, int64_t stride_k,
+                     int64_t stride_n, c10::BFloat16* panel) {
+  pack_panel(depth, width, source, stride_k, stride_n, panel);
+}
+
+void round_rows_bf16(int64_t rows, int64_t depth, const float* a, int64_t lda,
+                     c10::BFloat16* out, int64_t ld_out) {
+  round_rows(rows, depth, a, lda, out, ld_out);
+}
+
+void round_rows_bf16(int64_t rows, int64_t depth, const c10::BFloat16* a, int64_t lda,
+                     c10::BFloat16* out, int64_t ld_out) {
+  round_rows(rows, depth, a, lda, out, ld_out);
 }
 
 void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::BFloat16* a,
@@ -166,9 +194,12 @@ void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::
   }
 }
 
-void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
-               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-               float* c, int64_t ldc) {
+namespace {
+
+template <typename A, typename B>
+void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const A* a, int64_t lda, const B* b, int64_t ldb, float beta,
+                    float* c, int64_t ldc) {
   TORCH_CHECK(alpha == 1.f, "torch_ext: gemm_bf16 supports alpha = 1 only, got ", alpha);
   if (m <= 0 || n <= 0) {
     return;
@@ -205,7 +236,7 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
     for (int64_t index = first; index < last; ++index) {
       const int64_t k0 = (index / panels) * kDepthBlock;
       const int64_t column = (index % panels) * kBf16PanelWidth;
-      pack_bf16_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
+      pack_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
                       b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
                       packed_b.data() + index * panel_size);
     }
@@ -220,7 +251,7 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
         const int64_t depth = std::min(kDepthBlock, k - k0);
         const int64_t ld_a = bf16_padded_depth(depth);
         if (a_stride_k == 1) {
-          round_rows_bf16(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a.data(),
+          round_rows(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a.data(),
                           ld_a);
         } else {
           // op(A) = Aᵀ: a depth index reads the block's rows contiguously.
@@ -239,12 +270,45 @@ void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t 
   });
 }
 
+}  // namespace
+
+void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+               float* c, int64_t ldc) {
+  gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+               float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
+               float beta, float* c, int64_t ldc) {
+  const auto with_b = [&](const auto* a_values) {
+    if (b.is_bfloat16()) {
+      gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a_values, lda, b.bfloat16_values(),
+                     ldb, beta, c, ldc);
+    } else {
+      gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a_values, lda, b.values(), ldb,
+                     beta, c, ldc);
+    }
+  };
+  if (a.is_bfloat16()) {
+    with_b(a.bfloat16_values());
+  } else {
+    with_b(a.values());
+  }
+}
+
 #else  // no bfloat16 dot product on this platform: bf16_products_supported() is false
 
 void pack_bf16_panel(int64_t, int64_t, const float*, int64_t, int64_t, c10::BFloat16*) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
+void pack_bf16_panel(int64_t, int64_t, const c10::BFloat16*, int64_t, int64_t, c10::BFloat16*) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
 void round_rows_bf16(int64_t, int64_t, const float*, int64_t, c10::BFloat16*, int64_t) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void round_rows_bf16(int64_t, int64_t, const c10::BFloat16*, int64_t, c10::BFloat16*, int64_t) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
 void bf16_panel_multiply(int64_t, int64_t, int64_t, const c10::BFloat16*, int64_t,
@@ -253,6 +317,10 @@ void bf16_panel_multiply(int64_t, int64_t, int64_t, const c10::BFloat16*, int64_
 }
 void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, int64_t,
                const float*, int64_t, float, float*, int64_t) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand<float>, int64_t,
+               Operand<float>, int64_t, float, float*, int64_t) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
 

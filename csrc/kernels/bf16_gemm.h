@@ -17,6 +17,7 @@
 #pragma once
 
 #include "kernels/gemm.h"
+#include "kernels/operand.h"
 
 #include <c10/util/BFloat16.h>
 
@@ -39,13 +40,18 @@ inline int64_t bf16_panel_elements(int64_t depth, int64_t width) {
   return bf16_padded_depth(depth) * width;
 }
 
-// Packs B(k, n) = source[k·stride_k + n·stride_n], k < depth, n < width ≤ 32, into `panel`.
+// Packs B(k, n) = source[k·stride_k + n·stride_n], k < depth, n < width ≤ 32, into `panel`
+// (from float, rounded; from bfloat16, copied).
 void pack_bf16_panel(int64_t depth, int64_t width, const float* source, int64_t stride_k,
+                     int64_t stride_n, c10::BFloat16* panel);
+void pack_bf16_panel(int64_t depth, int64_t width, const c10::BFloat16* source, int64_t stride_k,
                      int64_t stride_n, c10::BFloat16* panel);
 
 // out[m·ld_out + k] = bfloat16(a[m·lda + k]) for m < rows, k < depth, and a zero at k = depth
 // when depth is odd. ld_out ≥ bf16_padded_depth(depth) and even.
 void round_rows_bf16(int64_t rows, int64_t depth, const float* a, int64_t lda,
+                     c10::BFloat16* out, int64_t ld_out);
+void round_rows_bf16(int64_t rows, int64_t depth, const c10::BFloat16* a, int64_t lda,
                      c10::BFloat16* out, int64_t ld_out);
 
 // C[rows × width] (+)= A[rows × depth] · panel; A rows from round_rows_bf16 (lda even, in
@@ -60,6 +66,10 @@ void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::
 void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
                float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                float* c, int64_t ldc);
+// The same with either operand in float or in bfloat16 storage.
+void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+               float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
+               float beta, float* c, int64_t ldc);
 
 // gemm() or gemm_bf16() as `products` says (double always multiplies in double).
 inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
@@ -76,6 +86,28 @@ inline void gemm(Products /*products*/, Transpose transpose_a, Transpose transpo
                  int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
                  const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// The same with operands that may be in bfloat16 storage (operand.h): those need bfloat16
+// products.
+inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
+                 int64_t n, int64_t k, float alpha, Operand<float> a, int64_t lda,
+                 Operand<float> b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (a.is_bfloat16() || b.is_bfloat16()) {
+    TORCH_CHECK(products == Products::BFloat16,
+                "torch_ext: a bfloat16 operand needs bfloat16 products");
+    gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    gemm(products, transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb,
+         beta, c, ldc);
+  }
+}
+
+inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
+                 int64_t n, int64_t k, double alpha, Operand<double> a, int64_t lda,
+                 Operand<double> b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  gemm(products, transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb, beta,
+       c, ldc);
 }
 
 }  // namespace torch_ext::kernels

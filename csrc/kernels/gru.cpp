@@ -236,7 +236,7 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
   const bool reset_after = args.sizes.reset_after;
 
   // W_hh as [3H, H] for dh_{t-1} = ∂gh · W_hh (after); W_hn [H, H] and W_h{r,z} [2H, H] (before).
-  const scalar_t* w_hh = args.weights.w_hh;
+  const Operand<scalar_t> w_hh = args.weights.w_hh;
   // Each thread holds its units' columns of the form in use, nothing of the other.
   const Share units = unit_share(team, H);
   const Share after = reset_after ? units : Share{0, 0};
@@ -262,10 +262,18 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     const int64_t work_row0 = row0 - args.workspace_first_row;
-    const scalar_t* grad_output =
-        args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
-    const auto dy = [&](int64_t b) {
-      return grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr;
+    // A bfloat16 dy is added to this thread's units of dh carried first (the float sum the
+    // pointwise pass would form).
+    const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
+    const bool add_first = grad_output.is_bfloat16();
+    if (add_first) {
+      add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
+               args.grad_h_state, H);
+    }
+    const auto dy = [&](int64_t b) -> const scalar_t* {
+      return grad_output.empty() || add_first
+                 ? nullptr
+                 : grad_output.values() + b * args.grad_output_stride;
     };
     const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
     scalar_t* grad_gates = args.grad_gates + work_row0 * G;
@@ -314,8 +322,8 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
   const int64_t G = args.sizes.gate_size();
-  const scalar_t* w_ih = args.weights.w_ih;
-  const scalar_t* input = args.input + row0 * args.input_stride;
+  const Operand<scalar_t> w_ih = args.weights.w_ih;
+  const Operand<scalar_t> input = args.input + row0 * args.input_stride;
   scalar_t* grad_input =
       args.grad_input != nullptr && N > 0 ? args.grad_input + row0 * args.grad_input_stride
                                           : nullptr;
@@ -372,7 +380,7 @@ int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
   const GruSizes& sizes = args.sizes;
   const int64_t values = kGates * sizes.hidden_size * (sizes.input_size + sizes.hidden_size);
   return batch_slice_count(args.sequence, count,
-                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+                           values * static_cast<int64_t>(sizeof(*args.h0)), plan.work);
 }
 
 // The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers (the gate

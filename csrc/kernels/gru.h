@@ -28,6 +28,7 @@
 #pragma once
 
 #include "kernels/bf16_gemm.h"
+#include "kernels/operand.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -44,8 +45,8 @@ struct GruSizes {
 
 template <typename scalar_t>
 struct GruWeights {
-  const scalar_t* w_ih = nullptr;  // [3H, I]
-  const scalar_t* w_hh = nullptr;  // [3H, H]
+  Operand<scalar_t> w_ih;  // [3H, I] (bfloat16 in a bfloat16 call: only products read it)
+  Operand<scalar_t> w_hh;  // [3H, H] (likewise)
   const scalar_t* b_ih = nullptr;  // [3H] (zeros when the layer has no bias)
   const scalar_t* b_hh = nullptr;  // [3H] (zeros when the layer has no bias)
 };
@@ -58,7 +59,7 @@ struct GruForwardArgs {
   bool reverse = false;
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
-  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  Operand<scalar_t> input;  // [N, I], rows `input_stride` apart (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
   int64_t output_stride = 0;
@@ -85,7 +86,7 @@ struct GruBackwardArgs {
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
   // Saved by the forward pass.
-  const scalar_t* input = nullptr;  // [N, I]
+  Operand<scalar_t> input;  // [N, I] (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
   int64_t output_stride = 0;
@@ -93,7 +94,9 @@ struct GruBackwardArgs {
   const scalar_t* gates = nullptr;     // [N, 3H]: r, z, n
   const scalar_t* hidden_n = nullptr;  // [N, H]: gh_n (reset-after form)
 
-  const scalar_t* grad_output = nullptr;  // [N, H] rows `grad_output_stride` apart, or nullptr
+  // [N, H] rows `grad_output_stride` apart, or empty; bfloat16 in a bfloat16 call (added to the
+  // carried dh before the pointwise pass).
+  Operand<scalar_t> grad_output;
   int64_t grad_output_stride = 0;
   scalar_t* grad_h_state = nullptr;  // [B, H]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
 

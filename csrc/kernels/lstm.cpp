@@ -193,8 +193,7 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     const int64_t work_row0 = row0 - args.workspace_first_row;
-    const scalar_t* grad_output =
-        args.grad_output != nullptr ? args.grad_output + row0 * args.grad_output_stride : nullptr;
+    const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
     scalar_t* grad_gates = args.grad_gates + work_row0 * G;
 
     const auto cell_previous = [&](int64_t b) {
@@ -209,8 +208,8 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
         for (int64_t j = state_columns.begin; j < state_columns.end; ++j) {
           grad_h_rows[b * P + j] =
               args.grad_h_state[b * P + j] +
-              (grad_output != nullptr ? grad_output[b * args.grad_output_stride + j]
-                                      : scalar_t(0));
+              (grad_output.empty() ? scalar_t(0)
+                                   : grad_output.at(b * args.grad_output_stride + j));
         }
       }
       team.sync();  // dh_t complete
@@ -225,13 +224,21 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
                      grad_gates + b * G, args.projection_in + (work_row0 + b) * H);
       }
     } else {
+      // A bfloat16 dy is added to this thread's units of dh carried first (the same float sum
+      // backward_row forms).
+      const bool add_first = grad_output.is_bfloat16();
+      if (add_first) {
+        add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
+                 args.grad_h_state, R);
+      }
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t row = row0 + b;
+        const scalar_t* dy = grad_output.empty() || add_first
+                                 ? nullptr
+                                 : grad_output.values() + b * args.grad_output_stride;
         backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
-                     cell_previous(b), args.grad_h_state + b * R,
-                     grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr,
-                     args.grad_c_state + b * H, grad_gates + b * G,
-                     static_cast<scalar_t*>(nullptr));
+                     cell_previous(b), args.grad_h_state + b * R, dy, args.grad_c_state + b * H,
+                     grad_gates + b * G, static_cast<scalar_t*>(nullptr));
       }
     }
     team.sync();  // dG_t complete
@@ -286,7 +293,7 @@ int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
   const int64_t values = sizes.gate_size() * (sizes.input_size + sizes.state_size()) +
                          sizes.proj_size * sizes.hidden_size;
   return batch_slice_count(args.sequence, count,
-                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+                           values * static_cast<int64_t>(sizeof(*args.h0)), plan.work);
 }
 
 // The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers. The gate

@@ -28,6 +28,7 @@
 #pragma once
 
 #include "kernels/bf16_gemm.h"
+#include "kernels/operand.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -43,12 +44,13 @@ struct LstmSizes {
   int64_t gate_size() const { return 4 * hidden_size; }
 };
 
+// The matrices only enter products: in a bfloat16 call they stay in bfloat16 (operand.h).
 template <typename scalar_t>
 struct LstmWeights {
-  const scalar_t* w_ih = nullptr;  // [4H, I]
-  const scalar_t* w_hh = nullptr;  // [4H, R]
+  Operand<scalar_t> w_ih;          // [4H, I]
+  Operand<scalar_t> w_hh;          // [4H, R]
   const scalar_t* bias = nullptr;  // [4H], b_ih + b_hh (zeros when the layer has no bias)
-  const scalar_t* w_hr = nullptr;  // [P, H], only with a projection
+  Operand<scalar_t> w_hr;          // [P, H], only with a projection
 };
 
 template <typename scalar_t>
@@ -59,7 +61,7 @@ struct LstmForwardArgs {
   bool reverse = false;
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
-  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  Operand<scalar_t> input;  // [N, I], rows `input_stride` apart (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart (a bidirectional layer
   int64_t output_stride = 0;   // interleaves both directions' outputs)
@@ -83,18 +85,20 @@ struct LstmBackwardArgs {
   bool reverse = false;
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
-  // Saved by the forward pass.
-  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  // Saved by the forward pass. In a bfloat16 call the input and output stay in bfloat16: only
+  // products read them.
+  Operand<scalar_t> input;  // [N, I], rows `input_stride` apart
   int64_t input_stride = 0;
-  const scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart
+  Operand<scalar_t> output;  // [N, R], rows `output_stride` apart
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;     // [B, R]
   const scalar_t* c0 = nullptr;     // [B, H]
   const scalar_t* gates = nullptr;  // [N, 4H], activated
   const scalar_t* cells = nullptr;  // [N, H]
 
-  // Incoming gradients; grad_output may be nullptr (no gradient reaches the outputs).
-  const scalar_t* grad_output = nullptr;  // [N, R], rows `grad_output_stride` apart
+  // Incoming gradients; grad_output may be empty (no gradient reaches the outputs), and is in
+  // bfloat16 in a bfloat16 call.
+  Operand<scalar_t> grad_output;  // [N, R], rows `grad_output_stride` apart
   int64_t grad_output_stride = 0;
   scalar_t* grad_h_state = nullptr;  // [B, R]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
   scalar_t* grad_c_state = nullptr;  // [B, H]: holds ∂L/∂c_n on entry, ∂L/∂c_0 on return

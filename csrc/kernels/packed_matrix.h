@@ -10,7 +10,8 @@
 //
 // With Products::BFloat16 (float only) the panels are packed as bfloat16 pairs (bf16_gemm.h) and
 // each product rounds its A rows to bfloat16 into a scratch the object owns: such an object is
-// used by one thread (every kernel builds its per-step matrices inside its team thread).
+// used by one thread (every kernel builds its per-step matrices inside its team thread). B and
+// the A rows may then be in bfloat16 storage (operand.h).
 //
 // Included only by kernel files (compiled once per CPU capability).
 #pragma once
@@ -18,6 +19,7 @@
 #include "kernels/aligned_buffer.h"
 #include "kernels/bf16_gemm.h"
 #include "kernels/gemm.h"
+#include "kernels/operand.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
@@ -73,7 +75,7 @@ class PackedMatrix {
 
   // Holds columns [first_column, last_column) of every group (first_column a multiple of
   // kPanelWidth): a team thread keeps only the panels it multiplies by, not a copy of all of B.
-  PackedMatrix(const scalar_t* source, int64_t depth, int64_t groups, int64_t group_size,
+  PackedMatrix(Operand<scalar_t> source, int64_t depth, int64_t groups, int64_t group_size,
                int64_t stride_k, int64_t stride_n, int64_t first_column, int64_t last_column,
                Products products = Products::Native)
       : source_(source),
@@ -94,6 +96,8 @@ class PackedMatrix {
                      last_column <= group_size),
                 "torch_ext: packed columns [", first_column, ", ", last_column,
                 ") do not start a panel of a group of ", group_size);
+    TORCH_CHECK(bf16_ || !source.is_bfloat16(),
+                "torch_ext: a weight in bfloat16 storage needs bfloat16 products");
     if (bf16_) {
       bf16_storage_.allocate(
           static_cast<size_t>(groups * panels_per_group_ * bf16_panel_elements(depth, kPanelWidth)));
@@ -111,25 +115,35 @@ class PackedMatrix {
                 "torch_ext: packing columns [",
                 begin, ", ", end, ") outside the held [", first_column_, ", ", last_column_, ")");
     if constexpr (kPacked) {
-      // bfloat16 panels are gathered by pack_block as float first (its cache-friendly walk over
-      // a transposed weight), then rounded into pairs.
-      std::vector<scalar_t> gathered(bf16_ ? static_cast<size_t>(depth_ * kPanelWidth) : 0);
+      // bfloat16 panels are gathered by pack_block first (its cache-friendly walk over a
+      // transposed weight), in the source's type, then rounded into pairs.
+      const bool bf16_source = source_.is_bfloat16();
+      const size_t gathered_size = static_cast<size_t>(depth_ * kPanelWidth);
+      std::vector<scalar_t> gathered(bf16_ && !bf16_source ? gathered_size : 0);
+      std::vector<c10::BFloat16> gathered_bf16(bf16_source ? gathered_size : 0);
       for (int64_t column = begin; column < end; column += kPanelWidth) {
         const int64_t width = std::min(kPanelWidth, group_size_ - column);
         const int64_t first = group * group_size_ + column;
-        if (bf16_) {
-          pack_block(source_, depth_, stride_k_, stride_n_, first, width, gathered.data());
+        if (bf16_source) {
+          pack_block(source_.bfloat16_values(), depth_, stride_k_, stride_n_, first, width,
+                     gathered_bf16.data());
+          pack_bf16_panel(depth_, width, gathered_bf16.data(), width, 1,
+                          bf16_panel(group, column));
+        } else if (bf16_) {
+          pack_block(source_.values(), depth_, stride_k_, stride_n_, first, width,
+                     gathered.data());
           pack_bf16_panel(depth_, width, gathered.data(), width, 1, bf16_panel(group, column));
         } else {
-          pack_block(source_, depth_, stride_k_, stride_n_, first, width,
+          pack_block(source_.values(), depth_, stride_k_, stride_n_, first, width,
                      panel_data(group, column));
         }
       }
     }
   }
 
-  // C[rows, 0 : end-begin] (+)= A[rows, K] · B[:, columns begin..end of `group`].
-  void multiply(int64_t rows, const scalar_t* a, int64_t lda, int64_t group, int64_t begin,
+  // C[rows, 0 : end-begin] (+)= A[rows, K] · B[:, columns begin..end of `group`]. A may be in
+  // bfloat16 storage only with bfloat16 products.
+  void multiply(int64_t rows, Operand<scalar_t> a, int64_t lda, int64_t group, int64_t begin,
                 int64_t end, scalar_t* c, int64_t ldc, bool accumulate) const {
     if (rows <= 0 || end <= begin) {
       return;
@@ -150,7 +164,12 @@ class PackedMatrix {
         rows_.resize(static_cast<size_t>(std::min(rows, kRowBlock) * ld));
         for (int64_t first = 0; first < rows; first += kRowBlock) {
           const int64_t count = std::min(kRowBlock, rows - first);
-          round_rows_bf16(count, depth_, a + first * lda, lda, rows_.data(), ld);
+          const Operand<scalar_t> block = a + first * lda;
+          if (block.is_bfloat16()) {
+            round_rows_bf16(count, depth_, block.bfloat16_values(), lda, rows_.data(), ld);
+          } else {
+            round_rows_bf16(count, depth_, block.values(), lda, rows_.data(), ld);
+          }
           for (int64_t column = begin; column < end; column += kPanelWidth) {
             bf16_panel_multiply(count, std::min(kPanelWidth, group_size_ - column), depth_,
                                 rows_.data(), ld, bf16_panel(group, column),
@@ -159,19 +178,20 @@ class PackedMatrix {
         }
         return;
       }
+      const scalar_t* a_values = a.values();
       for (int64_t column = begin; column < end; column += kPanelWidth) {
         const int64_t width = std::min(kPanelWidth, group_size_ - column);
-        at::native::cpublas::brgemm(rows, width, depth_, lda, width, ldc, accumulate, a,
+        at::native::cpublas::brgemm(rows, width, depth_, lda, width, ldc, accumulate, a_values,
                                     panel_data(group, column), c + (column - begin),
                                     /*is_vnni=*/false);
       }
     } else {
       // B's columns begin..end as a strided matrix: row-major when stride_n is 1, else the
       // transpose of a row-major matrix with rows stride_n apart.
-      const scalar_t* b = source_ + (group * group_size_ + begin) * stride_n_;
+      const scalar_t* b = source_.values() + (group * group_size_ + begin) * stride_n_;
       const bool row_major = stride_n_ == 1;
       gemm(Transpose::No, row_major ? Transpose::No : Transpose::Yes, rows, end - begin, depth_,
-           scalar_t(1), a, lda, b, row_major ? stride_k_ : stride_n_,
+           scalar_t(1), a.values(), lda, b, row_major ? stride_k_ : stride_n_,
            accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
     }
   }
@@ -198,7 +218,7 @@ class PackedMatrix {
            bf16_panel_elements(depth_, kPanelWidth);
   }
 
-  const scalar_t* source_;
+  Operand<scalar_t> source_;
   int64_t depth_;
   int64_t group_size_;
   int64_t first_panel_;
@@ -219,7 +239,7 @@ class PackedMatrix {
 // products and double go to BLAS.
 template <typename scalar_t>
 void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t lda,
-                   const scalar_t* source, int64_t stride_k, int64_t stride_n, scalar_t* c,
+                   OperandOf<scalar_t> source, int64_t stride_k, int64_t stride_n, scalar_t* c,
                    int64_t ldc, bool accumulate, Products products = Products::Native) {
   constexpr int64_t kRowBlock = 128;
   constexpr int64_t kMinPackedFlops = int64_t(1) << 24;
@@ -228,7 +248,7 @@ void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t l
   if (products == Products::BFloat16 || !PackedMatrix<scalar_t>::kPacked ||
       2 * m * n * k < kMinPackedFlops || k == 0) {
     gemm(products, Transpose::No, row_major ? Transpose::No : Transpose::Yes, m, n, k,
-         scalar_t(1), a, lda, source, row_major ? stride_k : stride_n,
+         scalar_t(1), Operand<scalar_t>(a), lda, source, row_major ? stride_k : stride_n,
          accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
     return;
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kernels/gemm.h"
+#include "kernels/operand.h"
 #include "kernels/packed_matrix.h"
 #include "kernels/sequence.h"
 #include "kernels/team.h"
@@ -234,20 +235,49 @@ inline PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool rev
 }
 
 // Where the states a layer's steps read live: its own output rows (h_t of every step, `stride`
-// apart) and h_0 ([B, R]).
+// apart; in bfloat16 storage where only products read them, the LSTM's backward in a bfloat16
+// call) and h_0 ([B, R]).
 template <typename scalar_t>
 struct StateSource {
-  const scalar_t* output = nullptr;
+  Operand<scalar_t> output;
   int64_t stride = 0;
   const scalar_t* h0 = nullptr;
   int64_t state_size = 0;
 
-  // Row b of the state step t reads.
+  // Row b of the state step t reads (the output in the kernel's type).
   const scalar_t* previous(const SequenceLayout& seq, int64_t t, int64_t b, bool reverse) const {
     const int64_t step = seq.previous_step(t, b, reverse);
-    return step >= 0 ? output + (seq.offset(step) + b) * stride : h0 + b * state_size;
+    return step >= 0 ? output.values() + (seq.offset(step) + b) * stride : h0 + b * state_size;
+  }
+
+  // Copies that row to `to` (state_size values), from either storage of the output.
+  void copy_previous(const SequenceLayout& seq, int64_t t, int64_t b, bool reverse,
+                     scalar_t* to) const {
+    const int64_t step = seq.previous_step(t, b, reverse);
+    if (step < 0 || !output.is_bfloat16()) {
+      std::memcpy(to, previous(seq, t, b, reverse), state_size * sizeof(scalar_t));
+      return;
+    }
+    const Operand<scalar_t> row = output + (seq.offset(step) + b) * stride;
+    for (int64_t j = 0; j < state_size; ++j) {
+      to[j] = row.at(j);
+    }
   }
 };
+
+// rows[b·ld + j] += dy[b·dy_stride + j] for b < batch, begin ≤ j < end: an incoming gradient in
+// bfloat16 storage (a bfloat16 call) added to a thread's columns of the carried state gradient.
+template <typename scalar_t>
+void add_rows(int64_t batch, int64_t begin, int64_t end, Operand<scalar_t> dy, int64_t dy_stride,
+              scalar_t* rows, int64_t ld) {
+  for (int64_t b = 0; b < batch; ++b) {
+    const Operand<scalar_t> from = dy + b * dy_stride;
+    scalar_t* to = rows + b * ld;
+    for (int64_t j = begin; j < end; ++j) {
+      to[j] += from.at(j);
+    }
+  }
+}
 
 // C[b, :] (+)= h_prev(b) · B[:, columns begin..end of `group`] for the rows b of step t, h_prev
 // read from the previous step's output rows, or from h_0 for rows that start at t.
@@ -309,8 +339,7 @@ void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool re
   const int64_t first_row = window.first_row(seq);
   for (int64_t t = window.begin; t < window.end; ++t) {
     for (int64_t b = 0; b < seq.batch_size(t); ++b) {
-      std::memcpy(gather + (seq.offset(t) + b - first_row) * R,
-                  states.previous(seq, t, b, reverse), R * sizeof(scalar_t));
+      states.copy_previous(seq, t, b, reverse, gather + (seq.offset(t) + b - first_row) * R);
     }
   }
   gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, window.rows(seq), scalar_t(1),
@@ -417,8 +446,8 @@ inline void check_gate_rows(int64_t gates_rows, const SequenceLayout& seq, bool 
 template <typename scalar_t>
 class InputProjection {
  public:
-  InputProjection(const SequenceLayout& seq, bool reverse, const scalar_t* input,
-                  int64_t input_stride, const scalar_t* w_ih, int64_t input_size, int64_t gates,
+  InputProjection(const SequenceLayout& seq, bool reverse, Operand<scalar_t> input,
+                  int64_t input_stride, Operand<scalar_t> w_ih, int64_t input_size, int64_t gates,
                   int64_t hidden_size, Share units, scalar_t* buffer, int64_t capacity,
                   Products products = Products::Native)
       : seq_(seq),
@@ -493,7 +522,7 @@ class InputProjection {
 
   const SequenceLayout& seq_;
   bool reverse_;
-  const scalar_t* input_;
+  Operand<scalar_t> input_;
   int64_t input_stride_;
   PackedMatrix<scalar_t> weight_;
   int64_t gates_;

@@ -108,13 +108,21 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     scalar_t* grad_gates = args.grad_gates + row0 * H;
+    // A bfloat16 dy is added to this thread's units of dh carried first (the float sum
+    // backward_row would form).
+    const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
+    const bool add_first = grad_output.is_bfloat16();
+    if (add_first) {
+      add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
+               args.grad_h_state, H);
+    }
     for (int64_t b = 0; b < batch && !units.empty(); ++b) {
       const int64_t row = row0 + b;
       backward_row<Act>(units.begin, units.end, args.output + row * args.output_stride,
                         args.grad_h_state + b * H,
-                        args.grad_output != nullptr
-                            ? args.grad_output + row * args.grad_output_stride
-                            : nullptr,
+                        grad_output.empty() || add_first
+                            ? nullptr
+                            : grad_output.values() + b * args.grad_output_stride,
                         grad_gates + b * H);
     }
     team.sync();  // dG_t complete
@@ -155,7 +163,7 @@ int64_t slice_count(const Args& args, int64_t count, const TeamPlan& plan) {
   const RnnSizes& sizes = args.sizes;
   const int64_t values = sizes.hidden_size * (sizes.input_size + sizes.hidden_size);
   return batch_slice_count(args.sequence, count,
-                           values * static_cast<int64_t>(sizeof(*args.weights.w_hh)), plan.work);
+                           values * static_cast<int64_t>(sizeof(*args.h0)), plan.work);
 }
 
 // The arguments of a batch slice: its layout, and its rows of the [B, ·] buffers (the gate

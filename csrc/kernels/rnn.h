@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kernels/bf16_gemm.h"
+#include "kernels/operand.h"
 #include "kernels/sequence.h"
 
 #include <cstdint>
@@ -24,8 +25,8 @@ struct RnnSizes {
 
 template <typename scalar_t>
 struct RnnWeights {
-  const scalar_t* w_ih = nullptr;  // [H, I]
-  const scalar_t* w_hh = nullptr;  // [H, H]
+  Operand<scalar_t> w_ih;  // [H, I] (bfloat16 in a bfloat16 call: only products read it)
+  Operand<scalar_t> w_hh;  // [H, H] (likewise)
   const scalar_t* bias = nullptr;  // [H]: b_ih + b_hh (zeros when the layer has no bias)
 };
 
@@ -37,7 +38,7 @@ struct RnnForwardArgs {
   bool reverse = false;
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
-  const scalar_t* input = nullptr;  // [N, I], rows `input_stride` apart
+  Operand<scalar_t> input;  // [N, I], rows `input_stride` apart (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
   int64_t output_stride = 0;
@@ -55,13 +56,15 @@ struct RnnBackwardArgs {
   bool reverse = false;
   Products products = Products::Native;  // bfloat16 products for a bfloat16 call (float)
 
-  const scalar_t* input = nullptr;  // [N, I]
+  Operand<scalar_t> input;  // [N, I] (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;  // [B, H]
 
-  const scalar_t* grad_output = nullptr;  // [N, H] rows `grad_output_stride` apart, or nullptr
+  // [N, H] rows `grad_output_stride` apart, or empty; bfloat16 in a bfloat16 call (added to the
+  // carried dh before the pointwise pass).
+  Operand<scalar_t> grad_output;
   int64_t grad_output_stride = 0;
   scalar_t* grad_h_state = nullptr;  // [B, H]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
 

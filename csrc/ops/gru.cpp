@@ -20,23 +20,24 @@ namespace {
 
 constexpr int64_t kGruGates = 3;
 
-// Contiguous copies (or the tensors themselves) of one direction's weights; zeros for absent
-// biases.
+// Contiguous copies (or the tensors themselves) of one direction's weights; the biases in the
+// kernels' type, zeros where absent (the matrices of a bfloat16 call stay in bfloat16: operand()).
 struct GruDirectionTensors {
   at::Tensor w_ih, w_hh, b_ih, b_hh;
 
   GruDirectionTensors(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    b_ih = p.b_ih.defined() ? p.b_ih.contiguous() : at::zeros({gate_size}, p.w_ih.options());
-    b_hh = p.b_hh.defined() ? p.b_hh.contiguous() : at::zeros({gate_size}, p.w_ih.options());
+    const auto bias_options = p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type()));
+    b_ih = p.b_ih.defined() ? widen(p.b_ih).contiguous() : at::zeros({gate_size}, bias_options);
+    b_hh = p.b_hh.defined() ? widen(p.b_hh).contiguous() : at::zeros({gate_size}, bias_options);
   }
 
   template <typename scalar_t>
   kernels::GruWeights<scalar_t> weights() const {
     kernels::GruWeights<scalar_t> result;
-    result.w_ih = w_ih.const_data_ptr<scalar_t>();
-    result.w_hh = w_hh.const_data_ptr<scalar_t>();
+    result.w_ih = operand<scalar_t>(w_ih);
+    result.w_hh = operand<scalar_t>(w_hh);
     result.b_ih = b_ih.const_data_ptr<scalar_t>();
     result.b_hh = b_hh.const_data_ptr<scalar_t>();
     return result;
@@ -55,16 +56,20 @@ kernels::GruSizes kernel_sizes(const LayerShape& shape, bool reset_after) {
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu_impl(
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, at::TensorList params, bool has_biases, bool bidirectional,
-    bool reset_after, bool training, kernels::Products products = kernels::Products::Native) {
+    bool reset_after, bool training,
+    kernels::Products widened_products = kernels::Products::Native) {
   const LayerShape shape =
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
-  if (needs_widening(input)) {
-    auto [output, hy, gates, hidden_n] = gru_layer_forward_cpu_impl(
-        op, widen(input), batch_sizes, widen(hx), widen(params), has_biases, bidirectional,
-        reset_after, training, bf16_call_products());
-    const at::ScalarType dtype = input.scalar_type();
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
+    auto [output, hy, gates, hidden_n] =
+        gru_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(params),
+                                   has_biases, bidirectional, reset_after, training,
+                                   bf16_call_products());
     return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
   }
+  // Where the products are bfloat16 ones, a bfloat16 call's input and weights stay in bfloat16.
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::GruSizes sizes = kernel_sizes(shape, reset_after);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -75,8 +80,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   const int64_t N = sequence.rows;
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const auto options = input.options();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const auto options = input.options().dtype(compute_type(dtype));
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
   const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
@@ -86,7 +91,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   at::Tensor step_gates = at::empty({D, B, G}, options);
   at::Tensor reset_state = reset_after ? at::empty({0}, options) : at::empty({D, B, H}, options);
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::gru_layer", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::gru_layer", [&] {
     std::vector<GruDirectionTensors> weights;
     std::vector<kernels::GruForwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -98,7 +103,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
       args.output_stride = D * H;
@@ -119,7 +124,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   if (!training) {
     gates = at::empty({0}, options);
   }
-  return {output, hy, gates, hidden_n};
+  return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
 }
 
 std::tuple<at::Tensor, at::Tensor> gru_layer_cpu(const at::Tensor& input,
@@ -170,21 +175,26 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, bool reset_after,
     const at::Tensor& output, const at::Tensor& gates, const at::Tensor& hidden_n,
-    bool need_grad_input, kernels::Products products) {
+    bool need_grad_input,
+    kernels::Products widened_products = kernels::Products::Native) {
   const char* op = "torch_ext::_gru_layer_backward";
   const LayerShape shape =
       check_gru_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_gru_backward_args(op, shape, input, grad_output, grad_hy, hx, reset_after, output, gates,
                           hidden_n);
-  if (needs_widening(input)) {
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
     auto [grad_input, grad_hx, grad_params] = gru_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
         has_biases, bidirectional, reset_after, widen(output), gates, hidden_n, need_grad_input,
         bf16_call_products());
-    const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
   }
+  // Where the products are bfloat16 ones, a bfloat16 call's input, dy and weights stay in
+  // bfloat16 (products read them; dy is added to the float dh); the output is widened, as the
+  // pointwise pass reads each row's previous state.
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::GruSizes sizes = kernel_sizes(shape, reset_after);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -194,24 +204,24 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
   const int64_t N = sequence.rows;
-  const auto options = input.options();
+  const auto options = input.options().dtype(compute_type(dtype));
   const auto empty = [&] { return at::empty({0}, options); };
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const at::Tensor y = output.contiguous();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const at::Tensor y = widen(output).contiguous();
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_hidden_n = reset_after ? hidden_n.contiguous() : empty();
   const bool has_grad_output = grad_output.has_value() && grad_output->defined();
   const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
-  at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
+  at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : empty();
 
   // The directions run at once: each has its own workspaces.
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
   // time; kernels/sequence.h).
   const kernels::BackwardWindowPlan windows =
-      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(input.element_size()));
+      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(options.dtype().itemsize()));
   const int64_t W = windows.rows;
   at::Tensor grad_gates = at::empty({D, W, G}, options);
   at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, options) : empty();
@@ -221,7 +231,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::_gru_layer_backward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::_gru_layer_backward", [&] {
     std::vector<GruDirectionTensors> weights;
     std::vector<kernels::GruBackwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -241,7 +251,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = I;
       args.output = y.const_data_ptr<scalar_t>() + direction * H;
       args.output_stride = D * H;
@@ -249,7 +259,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
       args.hidden_n =
           reset_after ? saved_hidden_n.const_data_ptr<scalar_t>() + direction * N * H : nullptr;
-      args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * H : nullptr;
+      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * H : nullptr;
       args.grad_output_stride = D * H;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
@@ -276,7 +286,13 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     }
     kernels::gru_layer_backward(directions.data(), D);
   });
-  return {grad_input, grad_hx, grad_params};
+  // A bfloat16 call's results are narrowed once the workspaces are gone, one at a time.
+  for (at::Tensor* workspace :
+       {&grad_gates, &grad_input_n, &previous_h, &reset_state, &grad_reset_state}) {
+    workspace->reset();
+  }
+  narrow_each(grad_params, dtype);
+  return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), grad_params};
 }
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_cpu(
@@ -287,7 +303,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     bool need_grad_input) {
   return gru_layer_backward_cpu_impl(grad_output, grad_hy, input, batch_sizes, hx, params,
                                      has_biases, bidirectional, reset_after, output, gates,
-                                     hidden_n, need_grad_input, kernels::Products::Native);
+                                     hidden_n, need_grad_input);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

@@ -21,15 +21,17 @@ namespace {
 
 constexpr int64_t kLstmGates = 4;
 
-// Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias.
+// Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias
+// in the kernels' type (the matrices of a bfloat16 call stay in bfloat16: operand()).
 struct LstmDirectionTensors {
   at::Tensor w_ih, w_hh, bias, w_hr;
 
   LstmDirectionTensors(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    bias = p.b_ih.defined() ? at::add(p.b_ih, p.b_hh).contiguous()
-                            : at::zeros({gate_size}, p.w_ih.options());
+    bias = p.b_ih.defined()
+               ? at::add(widen(p.b_ih), widen(p.b_hh)).contiguous()
+               : at::zeros({gate_size}, p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type())));
     if (p.w_hr.defined()) {
       w_hr = p.w_hr.contiguous();
     }
@@ -38,10 +40,10 @@ struct LstmDirectionTensors {
   template <typename scalar_t>
   kernels::LstmWeights<scalar_t> weights() const {
     kernels::LstmWeights<scalar_t> result;
-    result.w_ih = w_ih.const_data_ptr<scalar_t>();
-    result.w_hh = w_hh.const_data_ptr<scalar_t>();
+    result.w_ih = operand<scalar_t>(w_ih);
+    result.w_hh = operand<scalar_t>(w_hh);
     result.bias = bias.const_data_ptr<scalar_t>();
-    result.w_hr = w_hr.defined() ? w_hr.const_data_ptr<scalar_t>() : nullptr;
+    result.w_hr = w_hr.defined() ? operand<scalar_t>(w_hr) : nullptr;
     return result;
   }
 };
@@ -54,21 +56,25 @@ kernels::LstmSizes kernel_sizes(const LayerShape& shape) {
   return sizes;
 }
 
-// The layer's forward on the CPU; saves gates and cells when `training`.
+// The layer's forward on the CPU; saves gates and cells (in the kernels' type) when `training`.
+// A bfloat16 call keeps its input and weights in bfloat16 where the products are bfloat16 ones,
+// else widens them.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu_impl(
     const char* op, const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes,
     const at::Tensor& hx, const at::Tensor& cx, at::TensorList params, bool has_biases,
     bool bidirectional, bool training,
-    kernels::Products products = kernels::Products::Native) {
+    kernels::Products widened_products = kernels::Products::Native) {
   const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
-  if (needs_widening(input)) {
-    auto [output, hy, cy, gates, cells] = lstm_layer_forward_cpu_impl(
-        op, widen(input), batch_sizes, widen(hx), widen(cx), widen(params), has_biases,
-        bidirectional, training, bf16_call_products());
-    const at::ScalarType dtype = input.scalar_type();
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
+    auto [output, hy, cy, gates, cells] =
+        lstm_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(cx),
+                                    widen(params), has_biases, bidirectional, training,
+                                    bf16_call_products());
     return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
   }
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::LstmSizes sizes = kernel_sizes(shape);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -80,11 +86,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   const int64_t B = shape.batch.expect_int();
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const auto options = input.options();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const auto options = input.options().dtype(compute_type(dtype));
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, R}, options);
-  at::Tensor cy = cx.clone(at::MemoryFormat::Contiguous);
+  at::Tensor cy = needs_widening(cx) ? widen(cx).contiguous() : cx.clone(at::MemoryFormat::Contiguous);
   // The directions run at once: each has its own workspaces. Training saves every row's gates;
   // inference needs a chunk of steps at a time.
   const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
@@ -93,7 +99,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   at::Tensor projection_in =
       shape.layout.projected ? at::empty({D, B, H}, options) : at::empty({0}, options);
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::lstm_layer", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::lstm_layer", [&] {
     std::vector<LstmDirectionTensors> weights;
     std::vector<kernels::LstmForwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -105,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * R;
       args.output_stride = D * R;
@@ -124,7 +130,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   if (!training) {
     gates = at::empty({0}, options);
   }
-  return {output, hy, cy, gates, cells};
+  return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_cpu(
@@ -177,21 +183,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx, const at::Tensor& cx,
     at::TensorList params, bool has_biases, bool bidirectional, const at::Tensor& output,
     const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input,
-    kernels::Products products) {
+    kernels::Products widened_products = kernels::Products::Native) {
   const char* op = "torch_ext::_lstm_layer_backward";
   const LayerShape shape =
       check_lstm_layer(op, input, batch_sizes, hx, cx, params, has_biases, bidirectional);
   check_lstm_backward_args(op, shape, input, grad_output, grad_hy, grad_cy, hx, cx, output, gates,
                            cells);
-  if (needs_widening(input)) {
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
     auto [grad_input, grad_hx, grad_cx, grad_params] = lstm_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(grad_cy), widen(input), batch_sizes, widen(hx),
         widen(cx), widen(params), has_biases, bidirectional, widen(output), gates, cells,
         need_grad_input, bf16_call_products());
-    const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
             narrow_to(grad_params, dtype)};
   }
+  // Where the products are bfloat16 ones, the input, output, dy and weights of a bfloat16 call
+  // stay in bfloat16 (only products read them, and the LSTM's pointwise pass adds dy to its
+  // float dh); its states and their gradients are widened.
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::LstmSizes sizes = kernel_sizes(shape);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -203,25 +213,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
   const int64_t N = sequence.rows;
-  const auto options = input.options();
+  const auto options = input.options().dtype(compute_type(dtype));
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const at::Tensor c0 = cx.contiguous();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const at::Tensor c0 = widen(cx).contiguous();
   const at::Tensor y = output.contiguous();
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_cells = cells.contiguous();
   const bool has_grad_output = grad_output.has_value() && grad_output->defined();
   const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
-  at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
-  at::Tensor grad_cx = contiguous_or_zeros(grad_cy, cx);
+  at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
+  at::Tensor grad_cx = contiguous_or_zeros(widen(grad_cy), c0);
   at::Tensor grad_input =
       need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
 
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
   const kernels::BackwardWindowPlan windows =
-      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(input.element_size()));
+      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(options.dtype().itemsize()));
   const int64_t W = windows.rows;
   at::Tensor grad_gates = at::empty({D, W, G}, options);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
@@ -231,7 +241,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::_lstm_layer_backward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::_lstm_layer_backward", [&] {
     std::vector<LstmDirectionTensors> weights;
     std::vector<kernels::LstmBackwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -248,15 +258,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = I;
-      args.output = y.const_data_ptr<scalar_t>() + direction * R;
+      args.output = operand<scalar_t>(y) + direction * R;
       args.output_stride = D * R;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
       args.c0 = c0.const_data_ptr<scalar_t>() + direction * B * H;
       args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
       args.cells = saved_cells.const_data_ptr<scalar_t>() + direction * N * H;
-      args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * R : nullptr;
+      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * R : nullptr;
       args.grad_output_stride = D * R;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * R;
       args.grad_c_state = grad_cx.mutable_data_ptr<scalar_t>() + direction * B * H;
@@ -300,7 +310,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       grad_b_hh = grad_b_hh.clone();
     }
   }
-  return {grad_input, grad_hx, grad_cx, grad_params};
+  // A bfloat16 call's results are narrowed once the workspaces are gone, one at a time.
+  for (at::Tensor* workspace :
+       {&grad_gates, &previous_h, &grad_h_rows, &projection_in, &grad_projection_in}) {
+    workspace->reset();
+  }
+  narrow_each(grad_params, dtype);
+  return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
+          grad_params};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_layer_backward_cpu(
@@ -311,7 +328,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     const at::Tensor& gates, const at::Tensor& cells, bool need_grad_input) {
   return lstm_layer_backward_cpu_impl(grad_output, grad_hy, grad_cy, input, batch_sizes, hx, cx,
                                       params, has_biases, bidirectional, output, gates, cells,
-                                      need_grad_input, kernels::Products::Native);
+                                      need_grad_input);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

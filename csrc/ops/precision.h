@@ -1,15 +1,20 @@
 // bfloat16 support of the operators: a bfloat16 call runs the float32 kernels, its tensors
 // widened on entry and its results narrowed back on return, so every sum accumulates in float32.
 // The tensors a forward saves for its backward stay in float32. The LSTM, GRU and RNN layers'
-// products may round their operands to bfloat16 (bf16_call_products).
+// products may round their operands to bfloat16 (bf16_call_products); where they do, a tensor
+// that only enters products is not widened but handed to the kernels in its bfloat16 storage
+// (operand), which rounds exactly: the same results without the float32 copy.
 #pragma once
 
 #include "kernels/bf16_gemm.h"
+#include "kernels/operand.h"
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 namespace torch_ext::ops {
@@ -48,6 +53,38 @@ inline kernels::Products bf16_call_products() {
                                             : kernels::Products::Native;
 }
 
+// TORCH_EXT_BF16_OPERANDS=widen: a bfloat16 call of the LSTM, GRU and RNN layers widens every
+// tensor to a float32 copy, as where the CPU has no bfloat16 products, but keeps the bfloat16
+// products. The tests check that this gives bitwise the results of handing the kernels the
+// bfloat16 storage. Read at each call.
+inline bool widen_bf16_operands() {
+  const char* value = std::getenv("TORCH_EXT_BF16_OPERANDS");
+  return value != nullptr && std::string_view(value) == "widen";
+}
+
+// Whether a layer call runs on float32 copies of its tensors: a bfloat16 call without bfloat16
+// products (or told to by TORCH_EXT_BF16_OPERANDS).
+inline bool widens_call(const at::Tensor& input) {
+  return needs_widening(input) &&
+         (bf16_call_products() == kernels::Products::Native || widen_bf16_operands());
+}
+
+// The products of a layer call: a bfloat16 call's (bf16_call_products()), else `products` (those
+// of the bfloat16 call whose float32 copies these are, or native).
+inline kernels::Products call_products(const at::Tensor& input, kernels::Products products) {
+  return needs_widening(input) ? bf16_call_products() : products;
+}
+
+// A tensor the kernels only multiply by, as their operand: its bfloat16 storage as it is (the
+// products must then be bfloat16 ones), or its values in the kernels' type.
+template <typename scalar_t>
+kernels::Operand<scalar_t> operand(const at::Tensor& tensor) {
+  if (tensor.scalar_type() == at::kBFloat16) {
+    return kernels::Operand<scalar_t>::bfloat16(tensor.const_data_ptr<c10::BFloat16>());
+  }
+  return tensor.const_data_ptr<scalar_t>();
+}
+
 // A float32 result back in the caller's type.
 inline at::Tensor narrow_to(const at::Tensor& tensor, at::ScalarType dtype) {
   return tensor.defined() && tensor.scalar_type() != dtype ? tensor.to(dtype) : tensor;
@@ -61,6 +98,14 @@ inline std::vector<at::Tensor> narrow_to(const std::vector<at::Tensor>& tensors,
     result.push_back(narrow_to(tensor, dtype));
   }
   return result;
+}
+
+// Each tensor replaced by its narrowed copy in turn, so that one float32 result at a time is
+// alive beside its copy.
+inline void narrow_each(std::vector<at::Tensor>& tensors, at::ScalarType dtype) {
+  for (at::Tensor& tensor : tensors) {
+    tensor = narrow_to(tensor, dtype);
+  }
 }
 
 }  // namespace torch_ext::ops

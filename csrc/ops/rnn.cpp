@@ -30,22 +30,25 @@ kernels::RnnNonlinearity parse_nonlinearity(const char* op, std::string_view non
   return kernels::RnnNonlinearity::Relu;
 }
 
-// Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias.
+// Contiguous copies (or the tensors themselves) of one direction's weights, plus the summed bias
+// in the kernels' type (the matrices of a bfloat16 call stay in bfloat16: operand()).
 struct RnnDirectionTensors {
   at::Tensor w_ih, w_hh, bias;
 
   RnnDirectionTensors(const RnnDirectionParams& p, int64_t hidden_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    bias = p.b_ih.defined() ? at::add(p.b_ih, p.b_hh).contiguous()
-                            : at::zeros({hidden_size}, p.w_ih.options());
+    bias = p.b_ih.defined()
+               ? at::add(widen(p.b_ih), widen(p.b_hh)).contiguous()
+               : at::zeros({hidden_size},
+                           p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type())));
   }
 
   template <typename scalar_t>
   kernels::RnnWeights<scalar_t> weights() const {
     kernels::RnnWeights<scalar_t> result;
-    result.w_ih = w_ih.const_data_ptr<scalar_t>();
-    result.w_hh = w_hh.const_data_ptr<scalar_t>();
+    result.w_ih = operand<scalar_t>(w_ih);
+    result.w_hh = operand<scalar_t>(w_hh);
     result.bias = bias.const_data_ptr<scalar_t>();
     return result;
   }
@@ -63,16 +66,19 @@ kernels::RnnSizes kernel_sizes(const char* op, const LayerShape& shape,
 std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, std::string_view nonlinearity,
-    kernels::Products products) {
+    kernels::Products widened_products = kernels::Products::Native) {
   const char* op = "torch_ext::rnn_layer";
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
-  if (needs_widening(input)) {
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
     auto [output, hy] = rnn_layer_cpu_impl(widen(input), batch_sizes, widen(hx), widen(params),
                                            has_biases, bidirectional, nonlinearity,
                                            bf16_call_products());
-    return {narrow_to(output, input.scalar_type()), narrow_to(hy, input.scalar_type())};
+    return {narrow_to(output, dtype), narrow_to(hy, dtype)};
   }
+  // Where the products are bfloat16 ones, a bfloat16 call's input and weights stay in bfloat16.
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -82,15 +88,15 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
   const int64_t N = sequence.rows;
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const auto options = input.options();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const auto options = input.options().dtype(compute_type(dtype));
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
   // The backward reads only the output: training needs no more scratch than inference.
   const int64_t gates_rows = inference_gate_rows(N, B);
   at::Tensor gates = at::empty({D, gates_rows, H}, options);
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::rnn_layer", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::rnn_layer", [&] {
     std::vector<RnnDirectionTensors> weights;
     std::vector<kernels::RnnForwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -102,7 +108,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
       args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
       args.output_stride = D * H;
@@ -113,7 +119,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
     }
     kernels::rnn_layer_forward(directions.data(), D);
   });
-  return {output, hy};
+  return {narrow_to(output, dtype), narrow_to(hy, dtype)};
 }
 
 std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
@@ -122,7 +128,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
                                                  bool has_biases, bool bidirectional,
                                                  std::string_view nonlinearity) {
   return rnn_layer_cpu_impl(input, batch_sizes, hx, params, has_biases, bidirectional,
-                            nonlinearity, kernels::Products::Native);
+                            nonlinearity);
 }
 
 void check_rnn_backward_args(const char* op, const LayerShape& shape, const at::Tensor& input,
@@ -146,20 +152,25 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
     const std::optional<at::Tensor>& grad_output, const std::optional<at::Tensor>& grad_hy,
     const at::Tensor& input, const std::optional<at::Tensor>& batch_sizes, const at::Tensor& hx,
     at::TensorList params, bool has_biases, bool bidirectional, std::string_view nonlinearity,
-    const at::Tensor& output, bool need_grad_input, kernels::Products products) {
+    const at::Tensor& output, bool need_grad_input,
+    kernels::Products widened_products = kernels::Products::Native) {
   const char* op = "torch_ext::_rnn_layer_backward";
   const LayerShape shape =
       check_rnn_layer(op, input, batch_sizes, hx, params, has_biases, bidirectional);
   check_rnn_backward_args(op, shape, input, grad_output, grad_hy, hx, output);
-  if (needs_widening(input)) {
+  const at::ScalarType dtype = input.scalar_type();
+  if (widens_call(input)) {
     auto [grad_input, grad_hx, grad_params] = rnn_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
         has_biases, bidirectional, nonlinearity, widen(output), need_grad_input,
         bf16_call_products());
-    const at::ScalarType dtype = input.scalar_type();
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
   }
+  // Where the products are bfloat16 ones, a bfloat16 call's input, dy and weights stay in
+  // bfloat16 (products read them; dy is added to the float dh); the output is widened, as the
+  // pointwise pass reads it.
+  const kernels::Products products = call_products(input, widened_products);
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
   const int64_t D = shape.layout.directions;
   const int64_t H = sizes.hidden_size;
@@ -168,21 +179,21 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
   const int64_t N = sequence.rows;
-  const auto options = input.options();
+  const auto options = input.options().dtype(compute_type(dtype));
 
   const at::Tensor x = input.contiguous();
-  const at::Tensor h0 = hx.contiguous();
-  const at::Tensor y = output.contiguous();
+  const at::Tensor h0 = widen(hx).contiguous();
+  const at::Tensor y = widen(output).contiguous();
   const bool has_grad_output = grad_output.has_value() && grad_output->defined();
   const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
-  at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
+  at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
   at::Tensor grad_gates = at::empty({D, N, H}, options);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, H}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
-  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torch_ext::_rnn_layer_backward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::_rnn_layer_backward", [&] {
     std::vector<RnnDirectionTensors> weights;
     std::vector<kernels::RnnBackwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     weights.reserve(static_cast<size_t>(D));
@@ -199,12 +210,12 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.weights = weights.back().weights<scalar_t>();
       args.reverse = direction == 1;
       args.products = products;
-      args.input = x.const_data_ptr<scalar_t>();
+      args.input = operand<scalar_t>(x);
       args.input_stride = I;
       args.output = y.const_data_ptr<scalar_t>() + direction * H;
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
-      args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * H : nullptr;
+      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * H : nullptr;
       args.grad_output_stride = D * H;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
@@ -234,7 +245,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       }
     }
   });
-  return {grad_input, grad_hx, grad_params};
+  // A bfloat16 call's results are narrowed once the workspaces are gone, one at a time.
+  grad_gates.reset();
+  previous_h.reset();
+  narrow_each(grad_params, dtype);
+  return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), grad_params};
 }
 
 std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_cpu(
@@ -244,7 +259,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
     const at::Tensor& output, bool need_grad_input) {
   return rnn_layer_backward_cpu_impl(grad_output, grad_hy, input, batch_sizes, hx, params,
                                      has_biases, bidirectional, nonlinearity, output,
-                                     need_grad_input, kernels::Products::Native);
+                                     need_grad_input);
 }
 
 // --- Meta: shapes only -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The bfloat16 products of csrc/kernels/bf16_gemm.cpp against float64 products of the same
 // bfloat16-rounded operands: every shape tail (rows not a multiple of the 8-row tile, panels
 // narrower than 32 and 16 columns, odd depths, depths past one 512 block), both transposes,
-// leading dimensions wider than the matrices, and beta 0, 1 and other.
+// leading dimensions wider than the matrices, and beta 0, 1 and other; and operands in bfloat16
+// storage (kernels/operand.h) giving bitwise the products of their float32 copies.
 #include <kernels/bf16_gemm.h>
 
 #include <ATen/ATen.h>
@@ -142,6 +143,78 @@ TEST_F(Bf16Gemm, RoundsToNearestEvenAsBFloat16) {
     EXPECT_EQ(out[static_cast<size_t>(k)].x & 0x7FFF, c10::BFloat16(expected).x & 0x7FFF) << value;
   }
   EXPECT_EQ(out.back().x, c10::BFloat16(0.f).x);  // the odd depth's padding
+}
+
+TEST_F(Bf16Gemm, Bfloat16StorageGivesTheProductsOfItsFloatCopy) {
+  using kernels::Operand;
+  at::manual_seed(2);
+  for (const GemmShape& shape : std::vector<GemmShape>{{9, 17, 3}, {65, 31, 513}, {3, 70, 40}}) {
+    for (const bool transpose_a : {false, true}) {
+      for (const bool transpose_b : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << shape.m << "x" << shape.n << "x" << shape.k << " ta "
+                                          << transpose_a << " tb " << transpose_b);
+        const at::Tensor a_bf16 =
+            at::randn(transpose_a ? std::vector<int64_t>{shape.k, shape.m}
+                                  : std::vector<int64_t>{shape.m, shape.k})
+                .to(at::kBFloat16);
+        const at::Tensor b_bf16 =
+            at::randn(transpose_b ? std::vector<int64_t>{shape.n, shape.k}
+                                  : std::vector<int64_t>{shape.k, shape.n})
+                .to(at::kBFloat16);
+        const at::Tensor a_float = a_bf16.to(at::kFloat);
+        const at::Tensor b_float = b_bf16.to(at::kFloat);
+        const int64_t lda = a_bf16.size(1);
+        const int64_t ldb = b_bf16.size(1);
+        const Operand<float> a_copy = a_float.const_data_ptr<float>();
+        const Operand<float> b_copy = b_float.const_data_ptr<float>();
+        const auto a_store = Operand<float>::bfloat16(a_bf16.const_data_ptr<c10::BFloat16>());
+        const auto b_store = Operand<float>::bfloat16(b_bf16.const_data_ptr<c10::BFloat16>());
+        const auto product = [&](Operand<float> a, Operand<float> b) {
+          at::Tensor c = at::ones({shape.m, shape.n});
+          kernels::gemm(kernels::Products::BFloat16,
+                        transpose_a ? Transpose::Yes : Transpose::No,
+                        transpose_b ? Transpose::Yes : Transpose::No, shape.m, shape.n, shape.k,
+                        1.f, a, lda, b, ldb, 1.f, c.data_ptr<float>(), shape.n);
+          return c;
+        };
+        const at::Tensor expected = product(a_copy, b_copy);
+        EXPECT_TRUE(at::equal(product(a_store, b_copy), expected));
+        EXPECT_TRUE(at::equal(product(a_copy, b_store), expected));
+        EXPECT_TRUE(at::equal(product(a_store, b_store), expected));
+      }
+    }
+  }
+}
+
+TEST_F(Bf16Gemm, Bfloat16StorageRowsAndPanelsAreCopied) {
+  at::manual_seed(3);
+  for (const int64_t depth : {1, 6, 7}) {
+    const int64_t width = 5;
+    const at::Tensor a = at::randn({3, depth}).to(at::kBFloat16);
+    const at::Tensor b = at::randn({depth, width}).to(at::kBFloat16);
+    const at::Tensor a_float = a.to(at::kFloat);
+    const at::Tensor b_float = b.to(at::kFloat);
+    const int64_t ld = kernels::bf16_padded_depth(depth);
+    std::vector<c10::BFloat16> from_store(static_cast<size_t>(3 * ld));
+    std::vector<c10::BFloat16> from_copy(static_cast<size_t>(3 * ld));
+    kernels::round_rows_bf16(3, depth, a.const_data_ptr<c10::BFloat16>(), depth, from_store.data(),
+                             ld);
+    kernels::round_rows_bf16(3, depth, a_float.const_data_ptr<float>(), depth, from_copy.data(),
+                             ld);
+    const size_t panel_size = static_cast<size_t>(kernels::bf16_panel_elements(depth, width));
+    std::vector<c10::BFloat16> panel_store(panel_size);
+    std::vector<c10::BFloat16> panel_copy(panel_size);
+    kernels::pack_bf16_panel(depth, width, b.const_data_ptr<c10::BFloat16>(), width, 1,
+                             panel_store.data());
+    kernels::pack_bf16_panel(depth, width, b_float.const_data_ptr<float>(), width, 1,
+                             panel_copy.data());
+    for (size_t i = 0; i < from_store.size(); ++i) {
+      EXPECT_EQ(from_store[i].x, from_copy[i].x) << "depth " << depth << " row element " << i;
+    }
+    for (size_t i = 0; i < panel_size; ++i) {
+      EXPECT_EQ(panel_store[i].x, panel_copy[i].x) << "depth " << depth << " panel element " << i;
+    }
+  }
 }
 
 }  // namespace

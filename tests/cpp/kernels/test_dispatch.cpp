@@ -210,7 +210,7 @@ std::vector<KernelWeights> kernel_weights(const LayerProblem& p) {
 template <typename Args>
 void set_layout_and_input(Args& args, const LayerProblem& p,
                           const std::vector<KernelWeights>& weights, int64_t d) {
-  using scalar_t = std::remove_const_t<std::remove_pointer_t<decltype(args.input)>>;
+  using scalar_t = std::remove_const_t<std::remove_pointer_t<decltype(args.h0)>>;
   args.sequence = p.layout();
   args.sizes = p.sizes();
   args.weights = weights[static_cast<size_t>(d)].pointers<scalar_t>();

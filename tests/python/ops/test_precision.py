@@ -200,3 +200,56 @@ def test_bfloat16_no_further_from_float32_than_torch_nn(cell, variant):
         theirs_error = (t - e).abs().max().item()
         scale = e.abs().max().item()
         assert ours_error <= theirs_error + 2e-3 * scale, (name, ours_error, theirs_error, scale)
+
+
+@pytest.mark.parametrize("cell, kwargs, packed", [
+    ("LSTM", dict(num_layers=2, bidirectional=True), False),
+    ("LSTM", dict(proj_size=7), False),
+    ("LSTM", dict(proj_size=7, bidirectional=True), True),
+    ("LSTM", dict(bias=False), True),
+    ("GRU", dict(num_layers=2, bidirectional=True), False),
+    ("GRU", {}, True),
+    ("GRU", dict(reset_after=False), False),
+    ("RNN", dict(num_layers=2, bidirectional=True), False),
+    ("RNN", dict(nonlinearity="relu"), True),
+])
+@pytest.mark.parametrize("split", ["units", "batch"])
+def test_bfloat16_storage_read_as_its_float32_copy(cell, kwargs, packed, split, monkeypatch):
+    """A bfloat16 call hands the tensors that only enter products (input, weights, the LSTM's
+    output) and its incoming gradients to the kernels in their bfloat16 storage. Rounding a
+    bfloat16 value is exact, so outputs and gradients are bitwise those of the float32 copies the
+    call made before (TORCH_EXT_BF16_OPERANDS=widen still makes them), for a dense output gradient
+    and for sum()'s expanded one, with gradients of the final states too."""
+    monkeypatch.setenv("TORCH_EXT_RECURRENCE_SPLIT", split)
+    torch.manual_seed(5)
+    I_, H_, T_, B_ = 10, 40, 7, 6
+    module = getattr(torch_ext, cell)(I_, H_, **kwargs).bfloat16()
+    x = torch.randn(T_, B_, I_).bfloat16()
+    lengths = torch.tensor([7, 7, 5, 4, 2, 1])
+
+    def run():
+        results = []
+        for expanded in (False, True):
+            module.zero_grad()
+            leaf = x.clone().requires_grad_()
+            inputs = torch.nn.utils.rnn.pack_padded_sequence(leaf, lengths) if packed else leaf
+            output, state = module(inputs)
+            output = output.data if packed else output
+            states = state if isinstance(state, tuple) else (state,)
+            if expanded:
+                loss = output.sum()
+            else:
+                dense = torch.randn(output.shape, generator=torch.Generator().manual_seed(6))
+                loss = (output.float() * dense.bfloat16().float()).sum()
+            loss = loss + sum(s.float().sum() * 0.5 for s in states)
+            loss.backward()
+            results += [output, *states, leaf.grad] + [p.grad for p in module.parameters()]
+        return results
+
+    storage = run()
+    monkeypatch.setenv("TORCH_EXT_BF16_OPERANDS", "widen")
+    widened = run()
+    assert len(storage) == len(widened)
+    for a, b in zip(storage, widened):
+        assert a.dtype == b.dtype == torch.bfloat16
+        assert torch.equal(a, b)
