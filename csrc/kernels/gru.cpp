@@ -275,7 +275,10 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
                  ? nullptr
                  : grad_output.values() + b * args.grad_output_stride;
     };
-    const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
+    const auto h_previous = [&](int64_t b) {
+      return states.previous_float(seq, t, b, args.reverse, units.begin, units.end,
+                                   args.state_rows);
+    };
     scalar_t* grad_gates = args.grad_gates + work_row0 * G;
 
     if (reset_after) {
@@ -410,6 +413,7 @@ GruBackwardArgs<scalar_t> slice_of(const GruBackwardArgs<scalar_t>& args, const 
   result.grad_h_state = offset_rows(args.grad_h_state, b, H);
   // grad_reset_state is per batch row ([B, H]); reset_state here is per sequence row ([N, H]).
   result.grad_reset_state = offset_rows(args.grad_reset_state, b, H);
+  result.state_rows = offset_rows(args.state_rows, b, H);
   return result;
 }
 

@@ -88,7 +88,9 @@ struct GruBackwardArgs {
   // Saved by the forward pass.
   Operand<scalar_t> input;  // [N, I] (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
-  const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  // [N, H], rows `output_stride` apart; bfloat16 in a bfloat16 call (products read it as it is,
+  // the pointwise pass each step's previous states converted into `state_rows`).
+  Operand<scalar_t> output;
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;        // [B, H]
   const scalar_t* gates = nullptr;     // [N, 3H]: r, z, n
@@ -118,6 +120,7 @@ struct GruBackwardArgs {
   scalar_t* previous_h = nullptr;    // [rows, H], packed sequences: each row's previous state
   scalar_t* reset_state = nullptr;   // [rows, H], reset-before form: r ⊙ h_{t-1} of each row
   scalar_t* grad_reset_state = nullptr;  // [B, H], reset-before form: d(r ⊙ h) of one step
+  scalar_t* state_rows = nullptr;  // [B, H], a bfloat16 output only: a step's previous states
 
   // Set by gru_layer_backward for each window: its steps, and the sequence row that is row 0 of
   // the workspaces.

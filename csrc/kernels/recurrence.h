@@ -234,6 +234,20 @@ inline PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool rev
   return {step, std::min(seq.batch_size(t), seq.batch_size(step))};
 }
 
+// Columns [begin, end) of a row as float: the row itself, or (bfloat16 storage) its values
+// converted into the same columns of `scratch`, which is returned.
+template <typename scalar_t>
+const scalar_t* float_columns(Operand<scalar_t> row, int64_t begin, int64_t end,
+                              scalar_t* scratch) {
+  if (!row.is_bfloat16()) {
+    return row.values();
+  }
+  for (int64_t j = begin; j < end; ++j) {
+    scratch[j] = row.at(j);
+  }
+  return scratch;
+}
+
 // Where the states a layer's steps read live: its own output rows (h_t of every step, `stride`
 // apart; in bfloat16 storage where only products read them, the LSTM's backward in a bfloat16
 // call) and h_0 ([B, R]).
@@ -248,6 +262,18 @@ struct StateSource {
   const scalar_t* previous(const SequenceLayout& seq, int64_t t, int64_t b, bool reverse) const {
     const int64_t step = seq.previous_step(t, b, reverse);
     return step >= 0 ? output.values() + (seq.offset(step) + b) * stride : h0 + b * state_size;
+  }
+
+  // Columns [begin, end) of that row as float: in place, or (an output in bfloat16 storage)
+  // converted into row b of `scratch` ([B, state_size]; only those columns are written).
+  const scalar_t* previous_float(const SequenceLayout& seq, int64_t t, int64_t b, bool reverse,
+                                 int64_t begin, int64_t end, scalar_t* scratch) const {
+    const int64_t step = seq.previous_step(t, b, reverse);
+    if (step < 0 || !output.is_bfloat16()) {
+      return previous(seq, t, b, reverse);
+    }
+    return float_columns(output + (seq.offset(step) + b) * stride, begin, end,
+                         scratch + b * state_size);
   }
 
   // Copies that row to `to` (state_size values), from either storage of the output.

@@ -118,7 +118,9 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
     }
     for (int64_t b = 0; b < batch && !units.empty(); ++b) {
       const int64_t row = row0 + b;
-      backward_row<Act>(units.begin, units.end, args.output + row * args.output_stride,
+      backward_row<Act>(units.begin, units.end,
+                        float_columns(args.output + row * args.output_stride, units.begin,
+                                      units.end, args.state_rows + b * H),
                         args.grad_h_state + b * H,
                         grad_output.empty() || add_first
                             ? nullptr
@@ -188,6 +190,7 @@ RnnBackwardArgs<scalar_t> slice_of(const RnnBackwardArgs<scalar_t>& args, const 
   result.sequence = slice.layout();
   result.h0 = offset_rows(args.h0, b, args.sizes.hidden_size);
   result.grad_h_state = offset_rows(args.grad_h_state, b, args.sizes.hidden_size);
+  result.state_rows = offset_rows(args.state_rows, b, args.sizes.hidden_size);
   return result;
 }
 

@@ -58,7 +58,9 @@ struct RnnBackwardArgs {
 
   Operand<scalar_t> input;  // [N, I] (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
-  const scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  // [N, H], rows `output_stride` apart; bfloat16 in a bfloat16 call (products read it as it is,
+  // the pointwise pass each step's rows converted into `state_rows`).
+  Operand<scalar_t> output;
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;  // [B, H]
 
@@ -77,6 +79,7 @@ struct RnnBackwardArgs {
 
   scalar_t* grad_gates = nullptr;  // [N, H] workspace
   scalar_t* previous_h = nullptr;  // [N, H], packed sequences: each row's previous state
+  scalar_t* state_rows = nullptr;  // [B, H], a bfloat16 output only: a step's rows as float
 };
 
 template <typename scalar_t>

@@ -191,9 +191,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
   }
-  // Where the products are bfloat16 ones, a bfloat16 call's input, dy and weights stay in
-  // bfloat16 (products read them; dy is added to the float dh); the output is widened, as the
-  // pointwise pass reads each row's previous state.
+  // Where the products are bfloat16 ones, a bfloat16 call's input, output, dy and weights stay
+  // in bfloat16: products read them as they are, dy is added to the float dh, and the pointwise
+  // pass reads each step's previous states converted (state_rows).
   const kernels::Products products = call_products(input, widened_products);
   const kernels::GruSizes sizes = kernel_sizes(shape, reset_after);
   const int64_t D = shape.layout.directions;
@@ -209,11 +209,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
-  const at::Tensor y = widen(output).contiguous();
+  const at::Tensor y = output.contiguous();
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_hidden_n = reset_after ? hidden_n.contiguous() : empty();
-  const bool has_grad_output = grad_output.has_value() && grad_output->defined();
-  const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
+  const GradientRows dy = gradient_rows(grad_output, D * H);
   at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : empty();
 
@@ -228,6 +227,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);
   at::Tensor reset_state = reset_after ? empty() : at::empty({D, W, H}, options);
   at::Tensor grad_reset_state = reset_after ? empty() : at::empty({D, B, H}, options);
+  at::Tensor state_rows = needs_widening(output) ? at::empty({D, B, H}, options) : empty();
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
@@ -253,14 +253,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.products = products;
       args.input = operand<scalar_t>(x);
       args.input_stride = I;
-      args.output = y.const_data_ptr<scalar_t>() + direction * H;
+      args.output = operand<scalar_t>(y) + direction * H;
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
       args.hidden_n =
           reset_after ? saved_hidden_n.const_data_ptr<scalar_t>() + direction * N * H : nullptr;
-      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * H : nullptr;
-      args.grad_output_stride = D * H;
+      args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * H : nullptr;
+      args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_input_stride = I;
@@ -276,6 +276,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.previous_h = slice(previous_h, direction * W * H);
       args.reset_state = slice(reset_state, direction * W * H);
       args.grad_reset_state = slice(grad_reset_state, direction * B * H);
+      args.state_rows = slice(state_rows, direction * B * H);
 
       grad_params.push_back(grad_w_ih);
       grad_params.push_back(grad_w_hh);
@@ -288,7 +289,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   });
   // A bfloat16 call's results are narrowed once the workspaces are gone, one at a time.
   for (at::Tensor* workspace :
-       {&grad_gates, &grad_input_n, &previous_h, &reset_state, &grad_reset_state}) {
+       {&grad_gates, &grad_input_n, &previous_h, &reset_state, &grad_reset_state, &state_rows}) {
     workspace->reset();
   }
   narrow_each(grad_params, dtype);

@@ -205,8 +205,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
   const at::Tensor y = output.contiguous();
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_rstd = rstd.contiguous();
-  const bool has_grad_output = grad_output.has_value() && grad_output->defined();
-  const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
+  const GradientRows dy = gradient_rows(grad_output, D * H);
   at::Tensor grad_hx = contiguous_or_zeros(grad_hy, hx);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
@@ -248,8 +247,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
       args.input_gates = gates_of;
       args.hidden_gates = gates_of + N * G;
       args.rstd = saved_rstd.const_data_ptr<scalar_t>() + direction * N * kSaved;
-      args.grad_output = has_grad_output ? dy.const_data_ptr<scalar_t>() + direction * H : nullptr;
-      args.grad_output_stride = D * H;
+      args.grad_output =
+          dy.defined() ? dy.values.const_data_ptr<scalar_t>() + direction * H : nullptr;
+      args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_input_stride = I;

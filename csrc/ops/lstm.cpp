@@ -221,8 +221,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   const at::Tensor y = output.contiguous();
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_cells = cells.contiguous();
-  const bool has_grad_output = grad_output.has_value() && grad_output->defined();
-  const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
+  const GradientRows dy = gradient_rows(grad_output, D * R);
   at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_cx = contiguous_or_zeros(widen(grad_cy), c0);
   at::Tensor grad_input =
@@ -266,8 +265,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.c0 = c0.const_data_ptr<scalar_t>() + direction * B * H;
       args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
       args.cells = saved_cells.const_data_ptr<scalar_t>() + direction * N * H;
-      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * R : nullptr;
-      args.grad_output_stride = D * R;
+      args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * R : nullptr;
+      args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * R;
       args.grad_c_state = grad_cx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;

@@ -102,6 +102,22 @@ at::Tensor contiguous_or_zeros(const std::optional<at::Tensor>& grad, const at::
   return at::zeros_like(like, at::MemoryFormat::Contiguous);
 }
 
+GradientRows gradient_rows(const std::optional<at::Tensor>& grad, int64_t width) {
+  if (!grad.has_value() || !grad->defined()) {
+    return {};
+  }
+  const at::Tensor& values = *grad;
+  bool one_row = values.dim() >= 2 && values.numel() > 0 && values.size(-1) == width;
+  for (int64_t d = 0; one_row && d + 1 < values.dim(); ++d) {
+    one_row = values.stride(d) == 0 || values.size(d) == 1;
+  }
+  if (one_row) {
+    return {values.as_strided({width}, {values.stride(-1)}, values.storage_offset()).contiguous(),
+            0};
+  }
+  return {values.contiguous(), width};
+}
+
 void check_states(const char* op, const std::vector<at::Tensor>& states) {
   for (size_t i = 0; i < states.size(); ++i) {
     const std::string name = "hx[" + std::to_string(i) + "]";

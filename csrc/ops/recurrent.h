@@ -53,6 +53,17 @@ inline int64_t inference_gate_rows(int64_t rows, int64_t batch) {
 // A contiguous copy of the gradient, or zeros like `like` when no gradient came.
 at::Tensor contiguous_or_zeros(const std::optional<at::Tensor>& grad, const at::Tensor& like);
 
+// An output gradient as a backward kernel reads it: rows of `width` values, `row_stride` apart.
+// A gradient whose rows are all the one row (that of sum() or mean(), expanded from a scalar or a
+// row) is that row with a stride of 0, with no [N, width] copy made; another is made contiguous.
+struct GradientRows {
+  at::Tensor values;  // undefined when no gradient came
+  int64_t row_stride = 0;
+
+  bool defined() const { return values.defined(); }
+};
+GradientRows gradient_rows(const std::optional<at::Tensor>& grad, int64_t width);
+
 // The initial states of a multi-layer op are floating tensors of 3 dims.
 void check_states(const char* op, const std::vector<at::Tensor>& states);
 

@@ -167,9 +167,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
   }
-  // Where the products are bfloat16 ones, a bfloat16 call's input, dy and weights stay in
-  // bfloat16 (products read them; dy is added to the float dh); the output is widened, as the
-  // pointwise pass reads it.
+  // Where the products are bfloat16 ones, a bfloat16 call's input, output, dy and weights stay
+  // in bfloat16: products read them as they are, dy is added to the float dh, and the pointwise
+  // pass reads each step's rows converted (state_rows).
   const kernels::Products products = call_products(input, widened_products);
   const kernels::RnnSizes sizes = kernel_sizes(op, shape, nonlinearity);
   const int64_t D = shape.layout.directions;
@@ -183,13 +183,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
-  const at::Tensor y = widen(output).contiguous();
-  const bool has_grad_output = grad_output.has_value() && grad_output->defined();
-  const at::Tensor dy = has_grad_output ? grad_output->contiguous() : at::Tensor();
+  const at::Tensor y = output.contiguous();
+  const GradientRows dy = gradient_rows(grad_output, D * H);
   at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
   at::Tensor grad_gates = at::empty({D, N, H}, options);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, H}, options);
+  at::Tensor state_rows =
+      needs_widening(output) ? at::empty({D, B, H}, options) : at::empty({0}, options);
   std::vector<at::Tensor> grad_params;
   grad_params.reserve(params.size());
 
@@ -212,11 +213,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.products = products;
       args.input = operand<scalar_t>(x);
       args.input_stride = I;
-      args.output = y.const_data_ptr<scalar_t>() + direction * H;
+      args.output = operand<scalar_t>(y) + direction * H;
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
-      args.grad_output = has_grad_output ? operand<scalar_t>(dy) + direction * H : nullptr;
-      args.grad_output_stride = D * H;
+      args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * H : nullptr;
+      args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_input_stride = I;
@@ -227,6 +228,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * N * H;
       args.previous_h =
           sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * N * H;
+      args.state_rows = state_rows.numel() > 0
+                            ? state_rows.mutable_data_ptr<scalar_t>() + direction * B * H
+                            : nullptr;
 
       grad_params.push_back(grad_w_ih);
       grad_params.push_back(grad_w_hh);
@@ -248,6 +252,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   // A bfloat16 call's results are narrowed once the workspaces are gone, one at a time.
   grad_gates.reset();
   previous_h.reset();
+  state_rows.reset();
   narrow_each(grad_params, dtype);
   return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), grad_params};
 }
