@@ -1,11 +1,12 @@
 // A read-only matrix operand of the kernels' products, in the kernel's type or in bfloat16.
 //
 // A bfloat16 call of an operator runs the float kernels, and its products round both operands to
-// bfloat16 (bf16_gemm.h). A tensor that enters nothing but products (the weights, the layer's
-// input, the LSTM's saved outputs as the previous states of dW_hh) can therefore be handed to the
-// kernels in its own bfloat16 storage: rounding a bfloat16 value is exact, so the results are
-// those of a widened float32 copy, without the copy. An Operand holds either pointer; converting
-// from `const scalar_t*` keeps every existing call site as it was.
+// bfloat16 (bf16_gemm.h). A tensor that enters products (the weights, the layer's input, the
+// saved output as the previous states of dW_hh) can therefore be handed to the kernels in its own
+// bfloat16 storage: rounding a bfloat16 value is exact, so the results are those of a widened
+// float32 copy, without the copy (vdpbf16ps treats denormals as zero either way). Where a
+// pointwise pass reads such a tensor it converts the values it needs (`at`). An Operand holds
+// either pointer; converting from `const scalar_t*` keeps every existing call site as it was.
 #pragma once
 
 #include <c10/util/BFloat16.h>

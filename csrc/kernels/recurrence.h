@@ -249,8 +249,8 @@ const scalar_t* float_columns(Operand<scalar_t> row, int64_t begin, int64_t end,
 }
 
 // Where the states a layer's steps read live: its own output rows (h_t of every step, `stride`
-// apart; in bfloat16 storage where only products read them, the LSTM's backward in a bfloat16
-// call) and h_0 ([B, R]).
+// apart; in bfloat16 storage in the backward of a bfloat16 call, which products read in place and
+// pointwise passes through previous_float) and h_0 ([B, R]).
 template <typename scalar_t>
 struct StateSource {
   Operand<scalar_t> output;
