@@ -205,12 +205,13 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
       // dh_t = dy_t + dh carried (this thread's state columns), kept for dW_hr.
       scalar_t* grad_h_rows = args.grad_h_rows + work_row0 * P;
       for (int64_t b = 0; b < batch; ++b) {
-        for (int64_t j = state_columns.begin; j < state_columns.end; ++j) {
-          grad_h_rows[b * P + j] =
-              args.grad_h_state[b * P + j] +
-              (grad_output.empty() ? scalar_t(0)
-                                   : grad_output.at(b * args.grad_output_stride + j));
-        }
+        std::copy(args.grad_h_state + b * P + state_columns.begin,
+                  args.grad_h_state + b * P + state_columns.end,
+                  grad_h_rows + b * P + state_columns.begin);
+      }
+      if (!grad_output.empty()) {
+        add_rows(batch, state_columns.begin, state_columns.end, grad_output,
+                 args.grad_output_stride, grad_h_rows, P);
       }
       team.sync();  // dh_t complete
       // dr = dh_t · W_hr for this thread's units, then the pointwise pass on them.

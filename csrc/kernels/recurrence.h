@@ -291,16 +291,24 @@ struct StateSource {
   }
 };
 
-// rows[b·ld + j] += dy[b·dy_stride + j] for b < batch, begin ≤ j < end: an incoming gradient in
-// bfloat16 storage (a bfloat16 call) added to a thread's columns of the carried state gradient.
+// rows[b·ld + j] += dy[b·dy_stride + j] for b < batch, begin ≤ j < end: an incoming gradient (in
+// bfloat16 storage in a bfloat16 call) added to a thread's columns of the carried state gradient.
 template <typename scalar_t>
 void add_rows(int64_t batch, int64_t begin, int64_t end, Operand<scalar_t> dy, int64_t dy_stride,
               scalar_t* rows, int64_t ld) {
   for (int64_t b = 0; b < batch; ++b) {
-    const Operand<scalar_t> from = dy + b * dy_stride;
+    const Operand<scalar_t> row = dy + b * dy_stride;
     scalar_t* to = rows + b * ld;
-    for (int64_t j = begin; j < end; ++j) {
-      to[j] += from.at(j);
+    if (row.is_bfloat16()) {
+      const c10::BFloat16* from = row.bfloat16_values();
+      for (int64_t j = begin; j < end; ++j) {
+        to[j] += static_cast<scalar_t>(static_cast<float>(from[j]));
+      }
+    } else {
+      const scalar_t* from = row.values();
+      for (int64_t j = begin; j < end; ++j) {
+        to[j] += from[j];
+      }
     }
   }
 }

@@ -120,7 +120,7 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
       const int64_t row = row0 + b;
       backward_row<Act>(units.begin, units.end,
                         float_columns(args.output + row * args.output_stride, units.begin,
-                                      units.end, args.state_rows + b * H),
+                                      units.end, offset_rows(args.state_rows, b, H)),
                         args.grad_h_state + b * H,
                         grad_output.empty() || add_first
                             ? nullptr

@@ -66,3 +66,22 @@ def test_an_expanded_gradient_of_other_strides_is_still_read_right() -> None:
         actual = _gradients(module, x, False, lambda output: grad)
         for a, e in zip(actual, expected):
             assert torch.equal(a, e)
+
+
+def test_one_row_gradients_from_an_offset_or_of_one_step_and_sample() -> None:
+    """A row expanded from the middle of a tensor (a storage offset), and the gradient of a
+    one-step, one-sample output (every leading size 1, whatever its strides)."""
+    torch.manual_seed(9)
+    module = SEQUENCE_MODULES[0].build(I, H)
+    rows = torch.randn(3, H)
+    x = torch.randn(T, B, I)
+    expected = _gradients(module, x, False, lambda output: rows[1].expand(T, B, H).contiguous())
+    actual = _gradients(module, x, False, lambda output: rows[1].expand(T, B, H))
+    for a, e in zip(actual, expected):
+        assert torch.equal(a, e)
+    single = torch.randn(1, 1, I)
+    wide = torch.randn(2, 3, 2 * H)
+    expected = _gradients(module, single, False, lambda output: wide[1:2, 2:3, ::2].contiguous())
+    actual = _gradients(module, single, False, lambda output: wide[1:2, 2:3, ::2])
+    for a, e in zip(actual, expected):
+        assert torch.equal(a, e)
