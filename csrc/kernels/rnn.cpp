@@ -103,11 +103,13 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
                               units.begin, units.end, args.products);
   w_hh.pack(0, units.begin, units.end);
 
-  for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
-    const int64_t t = seq.step_at(position, !args.reverse);
+  // Back through the window's steps; the workspace holds its rows from workspace_first_row.
+  const StepWindow& window = args.window;
+  for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
+    const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
-    scalar_t* grad_gates = args.grad_gates + row0 * H;
+    scalar_t* grad_gates = args.grad_gates + (row0 - args.workspace_first_row) * H;
     // A bfloat16 dy is added to this thread's units of dh carried first (the float sum
     // backward_row would form).
     const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
@@ -133,23 +135,28 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
   }
 }
 
+// The products of a window's rows after its backward loop: its rows of dX, and its terms of the
+// weight and bias gradients, added to the earlier windows' unless `first`.
 template <typename scalar_t>
-void backward_products(const RnnBackwardArgs<scalar_t>& args) {
+void backward_products(const RnnBackwardArgs<scalar_t>& args, bool first) {
   const SequenceLayout& seq = args.sequence;
-  const int64_t N = seq.rows;
+  const int64_t row0 = args.workspace_first_row;
+  const int64_t N = args.window.rows(seq);
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
-  if (args.grad_input != nullptr) {
-    sequence_gemm(N, I, H, args.grad_gates, H, args.weights.w_ih, I, 1, args.grad_input,
-                  args.grad_input_stride, args.accumulate_grad_input, args.products);
+  if (args.grad_input != nullptr && N > 0) {
+    sequence_gemm(N, I, H, args.grad_gates, H, args.weights.w_ih, I, 1,
+                  args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
+                  args.accumulate_grad_input, args.products);
   }
   gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H,
-       args.input, args.input_stride, scalar_t(0), args.grad_w_ih, I);
+       args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
+       args.grad_w_ih, I);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
-  grad_weight_hh(seq, args.reverse, states, args.grad_gates, H, H, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/false, args.products);
+  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, H, H, args.previous_h,
+                 args.grad_w_hh, /*accumulate=*/!first, args.products);
   if (args.grad_bias != nullptr) {
-    sum_rows(args.grad_gates, N, H, H, args.grad_bias);
+    sum_rows(args.grad_gates, N, H, H, args.grad_bias, /*accumulate=*/!first);
   }
 }
 
@@ -225,23 +232,28 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
   });
 }
 
+// A window at a time (BackwardRounds): the loop back through the window's steps, both directions
+// at once, then each direction's window products.
 template <typename scalar_t>
 void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t count) {
+  using Args = RnnBackwardArgs<scalar_t>;
   const TeamPlan plan = plan_for(directions[0]);
   const int64_t parts = slice_count(directions[0], count, plan);
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
-    run_directions(
-        directions, count, parts, plan,
-        [](const RnnBackwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
-          return slice_of(args, slice);
+    run_backward_rounds(
+        directions, count, "RNN",
+        [&](std::vector<Args>& round) {
+          run_directions(
+              round.data(), count, parts, plan,
+              [](const Args& args, const BatchSlice& slice, int64_t) {
+                return slice_of(args, slice);
+              },
+              [](const Args& args, const Team& team) {
+                backward_direction<decltype(act)::value>(args, team);
+              });
         },
-        [](const RnnBackwardArgs<scalar_t>& args, const Team& team) {
-          backward_direction<decltype(act)::value>(args, team);
-        });
+        [](const Args& args, bool first) { backward_products(args, first); });
   });
-  for (int64_t d = 0; d < count; ++d) {
-    backward_products(directions[d]);
-  }
 }
 
 template void rnn_layer_forward<float>(const RnnForwardArgs<float>*, int64_t);

@@ -77,9 +77,19 @@ struct RnnBackwardArgs {
   scalar_t* grad_w_hh = nullptr;  // [H, H]
   scalar_t* grad_bias = nullptr;  // [H] or nullptr (no bias)
 
-  scalar_t* grad_gates = nullptr;  // [N, H] workspace
-  scalar_t* previous_h = nullptr;  // [N, H], packed sequences: each row's previous state
+  // The backward runs a window of `window_steps` steps at a time (backward_window_steps with
+  // rows of H values): the loop back through the window's steps, then its products (dX, dW).
+  // The row workspaces hold `workspace_rows` rows, one window's (backward_window_rows).
+  int64_t window_steps = 0;
+  int64_t workspace_rows = 0;
+  scalar_t* grad_gates = nullptr;  // [workspace_rows, H]: dG of the window's rows
+  scalar_t* previous_h = nullptr;  // [workspace_rows, H], packed sequences: each row's h_{t-1}
   scalar_t* state_rows = nullptr;  // [B, H], a bfloat16 output only: a step's rows as float
+
+  // Set by rnn_layer_backward for each window: its steps, and the sequence row that is row 0
+  // of the workspaces.
+  StepWindow window;
+  int64_t workspace_first_row = 0;
 };
 
 template <typename scalar_t>

@@ -178,7 +178,6 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const int64_t B = shape.batch.expect_int();
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
-  const int64_t N = sequence.rows;
   const auto options = input.options().dtype(compute_type(dtype));
 
   const at::Tensor x = input.contiguous();
@@ -187,8 +186,13 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const GradientRows dy = gradient_rows(grad_output, D * H);
   at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
   at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
-  at::Tensor grad_gates = at::empty({D, N, H}, options);
-  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, N, H}, options);
+  // The directions run at once: each has its own workspaces, of one backward window's rows
+  // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
+  const kernels::BackwardWindowPlan windows =
+      kernels::backward_window_plan(sequence, H * static_cast<int64_t>(options.dtype().itemsize()));
+  const int64_t W = windows.rows;
+  at::Tensor grad_gates = at::empty({D, W, H}, options);
+  at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);
   at::Tensor state_rows =
       needs_widening(output) ? at::empty({D, B, H}, options) : at::empty({0}, options);
   std::vector<at::Tensor> grad_params;
@@ -225,9 +229,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();
       args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * N * H;
+      args.window_steps = windows.steps;
+      args.workspace_rows = W;
+      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * H;
       args.previous_h =
-          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * N * H;
+          sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * W * H;
       args.state_rows = state_rows.numel() > 0
                             ? state_rows.mutable_data_ptr<scalar_t>() + direction * B * H
                             : nullptr;

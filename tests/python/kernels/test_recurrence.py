@@ -174,13 +174,14 @@ def test_batch_slices_match_split_units(name, threads, bidirectional, packed, tr
 
 # --- Backward windows: a long sequence goes back a window of steps at a time -------------------------
 #
-# The LSTM, GRU (both forms), layer-norm LSTM and layer-norm GRU backwards keep their gradient workspaces to one window's rows
+# Every cell's backward (LSTM, GRU in both forms, RNN, layer-norm LSTM and GRU) keeps its gradient workspaces to one window's rows
 # (csrc/kernels/sequence.h backward_window_steps; 16 MiB per workspace by default, so these sizes
 # run as one window). TORCH_EXT_BACKWARD_WINDOW_BYTES sets the budget: 1 byte gives one-step
-# windows, 40000 bytes windows of 3 steps (rows of 4H = 256 float64 values; 4 steps for the GRU). Both directions of a
+# windows, 40000 bytes windows of 3 steps (rows of 4H = 256 float64 values; 4 steps for the GRU, 8 for the RNN). Both directions of a
 # bidirectional layer reach a window's rows of the input gradient in different rounds; the
 # layer-norm cells sum their norms' parameter gradients over the windows (and over slices).
-WINDOWED_MODULES = ["LSTM", "LSTM-proj", "GRU", "GRU-reset-before", "LayerNormLSTM", "LayerNormGRU"]
+WINDOWED_MODULES = ["LSTM", "LSTM-proj", "GRU", "GRU-reset-before", "RNN-tanh", "RNN-relu", "LayerNormLSTM",
+                    "LayerNormGRU"]
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16], ids=["float64", "bfloat16"])
 @pytest.mark.parametrize("budget", ["1", "40000"], ids=["1-step-windows", "3-step-windows"])
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
