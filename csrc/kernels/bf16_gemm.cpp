@@ -154,14 +154,13 @@ void pack_bf16_panel(int64_t depth, int64_t width, const c10::BFloat16* source, 
   pack_panel(depth, width, source, stride_k, stride_n, panel);
 }
 
-void round_rows_bf16(int64_t rows, int64_t depth, const float* a, int64_t lda,
+void round_rows_bf16(int64_t rows, int64_t depth, Operand<float> a, int64_t lda,
                      c10::BFloat16* out, int64_t ld_out) {
-  round_rows(rows, depth, a, lda, out, ld_out);
-}
-
-void round_rows_bf16(int64_t rows, int64_t depth, const c10::BFloat16* a, int64_t lda,
-                     c10::BFloat16* out, int64_t ld_out) {
-  round_rows(rows, depth, a, lda, out, ld_out);
+  if (a.is_bfloat16()) {
+    round_rows(rows, depth, a.bfloat16_values(), lda, out, ld_out);
+  } else {
+    round_rows(rows, depth, a.values(), lda, out, ld_out);
+  }
 }
 
 void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::BFloat16* a,
@@ -237,8 +236,8 @@ void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int
       const int64_t k0 = (index / panels) * kDepthBlock;
       const int64_t column = (index % panels) * kBf16PanelWidth;
       pack_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
-                      b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
-                      packed_b.data() + index * panel_size);
+                 b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
+                 packed_b.data() + index * panel_size);
     }
   });
   at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
@@ -252,7 +251,7 @@ void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int
         const int64_t ld_a = bf16_padded_depth(depth);
         if (a_stride_k == 1) {
           round_rows(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a.data(),
-                          ld_a);
+                     ld_a);
         } else {
           // op(A) = Aᵀ: a depth index reads the block's rows contiguously.
           round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k,
@@ -271,12 +270,6 @@ void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int
 }
 
 }  // namespace
-
-void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
-               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-               float* c, int64_t ldc) {
-  gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
 
 void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
                float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
@@ -305,18 +298,11 @@ void pack_bf16_panel(int64_t, int64_t, const float*, int64_t, int64_t, c10::BFlo
 void pack_bf16_panel(int64_t, int64_t, const c10::BFloat16*, int64_t, int64_t, c10::BFloat16*) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
-void round_rows_bf16(int64_t, int64_t, const float*, int64_t, c10::BFloat16*, int64_t) {
-  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
-}
-void round_rows_bf16(int64_t, int64_t, const c10::BFloat16*, int64_t, c10::BFloat16*, int64_t) {
+void round_rows_bf16(int64_t, int64_t, Operand<float>, int64_t, c10::BFloat16*, int64_t) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
 void bf16_panel_multiply(int64_t, int64_t, int64_t, const c10::BFloat16*, int64_t,
                          const c10::BFloat16*, float*, int64_t, bool) {
-  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
-}
-void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, const float*, int64_t,
-               const float*, int64_t, float, float*, int64_t) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
 void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand<float>, int64_t,

@@ -48,10 +48,9 @@ void pack_bf16_panel(int64_t depth, int64_t width, const c10::BFloat16* source, 
                      int64_t stride_n, c10::BFloat16* panel);
 
 // out[m·ld_out + k] = bfloat16(a[m·lda + k]) for m < rows, k < depth, and a zero at k = depth
-// when depth is odd. ld_out ≥ bf16_padded_depth(depth) and even.
-void round_rows_bf16(int64_t rows, int64_t depth, const float* a, int64_t lda,
-                     c10::BFloat16* out, int64_t ld_out);
-void round_rows_bf16(int64_t rows, int64_t depth, const c10::BFloat16* a, int64_t lda,
+// when depth is odd (A in float, rounded, or in bfloat16, copied). ld_out ≥
+// bf16_padded_depth(depth) and even.
+void round_rows_bf16(int64_t rows, int64_t depth, Operand<float> a, int64_t lda,
                      c10::BFloat16* out, int64_t ld_out);
 
 // C[rows × width] (+)= A[rows × depth] · panel; A rows from round_rows_bf16 (lda even, in
@@ -61,53 +60,31 @@ void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::
                          bool accumulate);
 
 // gemm() of gemm.h (row-major, C = alpha·op(A)·op(B) + beta·C) with the operands rounded to
-// bfloat16; alpha must be 1. Parallel over blocks of C (at::parallel_for; on the calling thread
-// inside a parallel region).
-void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
-               float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-               float* c, int64_t ldc);
-// The same with either operand in float or in bfloat16 storage.
+// bfloat16, each in float or in bfloat16 storage (operand.h); alpha must be 1. Parallel over
+// blocks of C (at::parallel_for; on the calling thread inside a parallel region).
 void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
                float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
                float beta, float* c, int64_t ldc);
 
-// gemm() or gemm_bf16() as `products` says (double always multiplies in double).
-inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
-                 int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-                 int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (products == Products::BFloat16) {
-    gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  } else {
-    gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-}
-
-inline void gemm(Products /*products*/, Transpose transpose_a, Transpose transpose_b, int64_t m,
-                 int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-// The same with operands that may be in bfloat16 storage (operand.h): those need bfloat16
-// products.
+// gemm() or gemm_bf16() as `products` says; an operand in bfloat16 storage needs bfloat16
+// products (a `const float*` converts to an Operand).
 inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
                  int64_t n, int64_t k, float alpha, Operand<float> a, int64_t lda,
                  Operand<float> b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (a.is_bfloat16() || b.is_bfloat16()) {
-    TORCH_CHECK(products == Products::BFloat16,
-                "torch_ext: a bfloat16 operand needs bfloat16 products");
+  if (products == Products::BFloat16) {
     gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  } else {
-    gemm(products, transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb,
-         beta, c, ldc);
+    return;
   }
+  TORCH_CHECK(!a.is_bfloat16() && !b.is_bfloat16(),
+              "torch_ext: a bfloat16 operand needs bfloat16 products");
+  gemm(transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb, beta, c, ldc);
 }
 
-inline void gemm(Products products, Transpose transpose_a, Transpose transpose_b, int64_t m,
+// double always multiplies in double.
+inline void gemm(Products /*products*/, Transpose transpose_a, Transpose transpose_b, int64_t m,
                  int64_t n, int64_t k, double alpha, Operand<double> a, int64_t lda,
                  Operand<double> b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  gemm(products, transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb, beta,
-       c, ldc);
+  gemm(transpose_a, transpose_b, m, n, k, alpha, a.values(), lda, b.values(), ldb, beta, c, ldc);
 }
 
 }  // namespace torch_ext::kernels

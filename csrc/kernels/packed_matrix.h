@@ -164,12 +164,7 @@ class PackedMatrix {
         rows_.resize(static_cast<size_t>(std::min(rows, kRowBlock) * ld));
         for (int64_t first = 0; first < rows; first += kRowBlock) {
           const int64_t count = std::min(kRowBlock, rows - first);
-          const Operand<scalar_t> block = a + first * lda;
-          if (block.is_bfloat16()) {
-            round_rows_bf16(count, depth_, block.bfloat16_values(), lda, rows_.data(), ld);
-          } else {
-            round_rows_bf16(count, depth_, block.values(), lda, rows_.data(), ld);
-          }
+          round_rows_bf16(count, depth_, a + first * lda, lda, rows_.data(), ld);
           for (int64_t column = begin; column < end; column += kPanelWidth) {
             bf16_panel_multiply(count, std::min(kPanelWidth, group_size_ - column), depth_,
                                 rows_.data(), ld, bf16_panel(group, column),

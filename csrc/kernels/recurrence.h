@@ -284,10 +284,7 @@ struct StateSource {
       std::memcpy(to, previous(seq, t, b, reverse), state_size * sizeof(scalar_t));
       return;
     }
-    const Operand<scalar_t> row = output + (seq.offset(step) + b) * stride;
-    for (int64_t j = 0; j < state_size; ++j) {
-      to[j] = row.at(j);
-    }
+    float_columns(output + (seq.offset(step) + b) * stride, 0, state_size, to);
   }
 };
 

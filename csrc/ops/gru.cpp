@@ -28,9 +28,10 @@ struct GruDirectionTensors {
   GruDirectionTensors(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    const auto bias_options = p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type()));
-    b_ih = p.b_ih.defined() ? widen(p.b_ih).contiguous() : at::zeros({gate_size}, bias_options);
-    b_hh = p.b_hh.defined() ? widen(p.b_hh).contiguous() : at::zeros({gate_size}, bias_options);
+    b_ih = p.b_ih.defined() ? widen(p.b_ih).contiguous()
+                            : at::zeros({gate_size}, compute_options(p.w_ih));
+    b_hh = p.b_hh.defined() ? widen(p.b_hh).contiguous()
+                            : at::zeros({gate_size}, compute_options(p.w_ih));
   }
 
   template <typename scalar_t>
@@ -81,7 +82,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
   const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
@@ -204,7 +205,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
   const int64_t N = sequence.rows;
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
   const auto empty = [&] { return at::empty({0}, options); };
 
   const at::Tensor x = input.contiguous();
@@ -319,7 +320,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_met
   const c10::SymInt D = shape.layout.directions;
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty_symint(hx.sym_sizes(), options);
-  const auto workspace = options.dtype(compute_type(input.scalar_type()));
+  const auto workspace = compute_options(input);
   at::Tensor gates = training ? at::empty_symint({D, shape.rows, shape.hidden_size * kGruGates},
                                                  workspace)
                               : at::empty({0}, workspace);

@@ -162,7 +162,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_forward_meta(
   const LayerNormShape shape =
       check_layer_norm("torch_ext::_layer_norm_forward", input, normalized_shape, weight, bias);
   (void)eps;
-  const auto workspace = input.options().dtype(compute_type(input.scalar_type()));
+  const auto workspace = compute_options(input);
   return {at::empty_symint(input.sym_sizes(), input.options()),
           at::empty_symint({shape.rows}, workspace), at::empty_symint({shape.rows}, workspace)};
 }

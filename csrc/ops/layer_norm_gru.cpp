@@ -304,7 +304,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_meta_impl(
   if (!training) {
     return {output, hy, at::empty({0}, options), at::empty({0}, options)};
   }
-  const auto workspace = options.dtype(compute_type(input.scalar_type()));
+  const auto workspace = compute_options(input);
   return {output, hy, at::empty_symint({D, 2, shape.rows, shape.hidden_size * kGates}, workspace),
           at::empty_symint({D, shape.rows, kSaved}, workspace)};
 }

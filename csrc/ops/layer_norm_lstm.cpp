@@ -53,8 +53,7 @@ struct Weights {
   Weights(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    bias = p.b_ih.defined() ? at::add(p.b_ih, p.b_hh).contiguous()
-                            : at::zeros({gate_size}, p.w_ih.options());
+    bias = summed_bias(p, gate_size);
     ln_ih_weight = p.ln_ih_weight.contiguous();
     ln_ih_bias = p.ln_ih_bias.contiguous();
     ln_hh_weight = p.ln_hh_weight.contiguous();
@@ -348,7 +347,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     return {output, hy, cy, at::empty({0}, options), at::empty({0}, options),
             at::empty({0}, options)};
   }
-  const auto workspace = options.dtype(compute_type(input.scalar_type()));
+  const auto workspace = compute_options(input);
   return {output, hy, cy,
           at::empty_symint({D, 2, shape.rows, shape.hidden_size * kGates}, workspace),
           at::empty_symint({D, 2, shape.rows, shape.hidden_size}, workspace),

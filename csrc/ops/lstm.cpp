@@ -29,9 +29,7 @@ struct LstmDirectionTensors {
   LstmDirectionTensors(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    bias = p.b_ih.defined()
-               ? at::add(widen(p.b_ih), widen(p.b_hh)).contiguous()
-               : at::zeros({gate_size}, p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type())));
+    bias = summed_bias(p, gate_size);
     if (p.w_hr.defined()) {
       w_hr = p.w_hr.contiguous();
     }
@@ -87,7 +85,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = needs_widening(cx) ? widen(cx).contiguous() : cx.clone(at::MemoryFormat::Contiguous);
@@ -213,7 +211,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
   const int64_t N = sequence.rows;
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
@@ -346,7 +344,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   if (!training) {
     return {output, hy, cy, at::empty({0}, options), at::empty({0}, options)};
   }
-  const auto workspace = options.dtype(compute_type(input.scalar_type()));
+  const auto workspace = compute_options(input);
   at::Tensor gates =
       at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, workspace);
   at::Tensor cells = at::empty_symint({D, shape.rows, shape.hidden_size}, workspace);

@@ -24,6 +24,11 @@ inline at::ScalarType compute_type(at::ScalarType dtype) {
   return dtype == at::kBFloat16 ? at::kFloat : dtype;
 }
 
+// Options of `tensor`'s device with the type the kernels compute in.
+inline at::TensorOptions compute_options(const at::Tensor& tensor) {
+  return tensor.options().dtype(compute_type(tensor.scalar_type()));
+}
+
 inline bool needs_widening(const at::Tensor& tensor) {
   return tensor.defined() && tensor.scalar_type() == at::kBFloat16;
 }

@@ -38,10 +38,7 @@ struct RnnDirectionTensors {
   RnnDirectionTensors(const RnnDirectionParams& p, int64_t hidden_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    bias = p.b_ih.defined()
-               ? at::add(widen(p.b_ih), widen(p.b_hh)).contiguous()
-               : at::zeros({hidden_size},
-                           p.w_ih.options().dtype(compute_type(p.w_ih.scalar_type())));
+    bias = summed_bias(p, hidden_size);
   }
 
   template <typename scalar_t>
@@ -89,7 +86,7 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty({D, B, H}, options);
   // The backward reads only the output: training needs no more scratch than inference.
@@ -178,7 +175,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const int64_t B = shape.batch.expect_int();
   const SequenceRows rows = sequence_rows(op, input, batch_sizes, B);
   const kernels::SequenceLayout sequence = rows.layout();
-  const auto options = input.options().dtype(compute_type(dtype));
+  const auto options = compute_options(input);
 
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();

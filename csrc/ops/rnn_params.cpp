@@ -1,7 +1,10 @@
 #include "ops/rnn_params.h"
 
 #include "ops/checks.h"
+#include "ops/precision.h"
 
+#include <ATen/ops/add.h>
+#include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 
 namespace torch_ext::ops {
@@ -86,6 +89,11 @@ void check_rnn_params(const char* op, at::TensorList params, const RnnParamLayou
       }
     }
   }
+}
+
+at::Tensor summed_bias(const RnnDirectionParams& p, int64_t size) {
+  return p.b_ih.defined() ? at::add(widen(p.b_ih), widen(p.b_hh)).contiguous()
+                          : at::zeros({size}, compute_options(p.w_ih));
 }
 
 }  // namespace torch_ext::ops

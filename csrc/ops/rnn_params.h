@@ -46,6 +46,10 @@ struct RnnDirectionParams {
 RnnDirectionParams direction_params(at::TensorList params, const RnnParamLayout& layout,
                                     int64_t layer, int64_t direction);
 
+// The one bias b_ih + b_hh that the LSTM's and RNN's kernels add, contiguous and in the kernels'
+// type (bfloat16 biases widened first); `size` zeros when the direction has no biases.
+at::Tensor summed_bias(const RnnDirectionParams& p, int64_t size);
+
 // "weight_hh_l1_reverse".
 std::string param_name(const char* kind, int64_t layer, int64_t direction);
 

@@ -197,8 +197,9 @@ TEST_F(Bf16Gemm, Bfloat16StorageRowsAndPanelsAreCopied) {
     const int64_t ld = kernels::bf16_padded_depth(depth);
     std::vector<c10::BFloat16> from_store(static_cast<size_t>(3 * ld));
     std::vector<c10::BFloat16> from_copy(static_cast<size_t>(3 * ld));
-    kernels::round_rows_bf16(3, depth, a.const_data_ptr<c10::BFloat16>(), depth, from_store.data(),
-                             ld);
+    kernels::round_rows_bf16(3, depth,
+                             kernels::Operand<float>::bfloat16(a.const_data_ptr<c10::BFloat16>()),
+                             depth, from_store.data(), ld);
     kernels::round_rows_bf16(3, depth, a_float.const_data_ptr<float>(), depth, from_copy.data(),
                              ld);
     const size_t panel_size = static_cast<size_t>(kernels::bf16_panel_elements(depth, width));
