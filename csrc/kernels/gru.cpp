@@ -262,18 +262,12 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     const int64_t work_row0 = row0 - args.workspace_first_row;
-    // A bfloat16 dy is added to this thread's units of dh carried first (the float sum the
-    // pointwise pass would form).
-    const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
-    const bool add_first = grad_output.is_bfloat16();
-    if (add_first) {
-      add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
-               args.grad_h_state, H);
-    }
-    const auto dy = [&](int64_t b) -> const scalar_t* {
-      return grad_output.empty() || add_first
-                 ? nullptr
-                 : grad_output.values() + b * args.grad_output_stride;
+    const scalar_t* grad_output =
+        step_output_gradient(args.grad_output + row0 * args.grad_output_stride,
+                             args.grad_output_stride, batch, units.begin, units.end,
+                             args.grad_h_state, H);
+    const auto dy = [&](int64_t b) {
+      return grad_output != nullptr ? grad_output + b * args.grad_output_stride : nullptr;
     };
     const auto h_previous = [&](int64_t b) {
       return states.previous_float(seq, t, b, args.reverse, units.begin, units.end,

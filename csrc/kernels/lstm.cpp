@@ -225,18 +225,13 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
                      grad_gates + b * G, args.projection_in + (work_row0 + b) * H);
       }
     } else {
-      // A bfloat16 dy is added to this thread's units of dh carried first (the same float sum
-      // backward_row forms).
-      const bool add_first = grad_output.is_bfloat16();
-      if (add_first) {
-        add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
-                 args.grad_h_state, R);
-      }
+      const scalar_t* dy_rows =
+          step_output_gradient(grad_output, args.grad_output_stride, batch, units.begin,
+                               units.end, args.grad_h_state, R);
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t row = row0 + b;
-        const scalar_t* dy = grad_output.empty() || add_first
-                                 ? nullptr
-                                 : grad_output.values() + b * args.grad_output_stride;
+        const scalar_t* dy =
+            dy_rows != nullptr ? dy_rows + b * args.grad_output_stride : nullptr;
         backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
                      cell_previous(b), args.grad_h_state + b * R, dy, args.grad_c_state + b * H,
                      grad_gates + b * G, static_cast<scalar_t*>(nullptr));

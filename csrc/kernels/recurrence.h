@@ -310,6 +310,20 @@ void add_rows(int64_t batch, int64_t begin, int64_t end, Operand<scalar_t> dy, i
   }
 }
 
+// A step's output gradient dy (rows `dy_stride` apart) as the pointwise pass reads it: dy itself,
+// or null when there is none, or when it is in bfloat16 storage (a bfloat16 call): then it is
+// added here to the thread's columns [begin, end) of the carried dh (rows `ld` apart) for the
+// step's `batch` rows, the same float sum the pass would form, and the pass reads no dy.
+template <typename scalar_t>
+const scalar_t* step_output_gradient(Operand<scalar_t> dy, int64_t dy_stride, int64_t batch,
+                                     int64_t begin, int64_t end, scalar_t* carried, int64_t ld) {
+  if (dy.is_bfloat16()) {
+    add_rows(batch, begin, end, dy, dy_stride, carried, ld);
+    return nullptr;
+  }
+  return dy.values();
+}
+
 // C[b, :] (+)= h_prev(b) · B[:, columns begin..end of `group`] for the rows b of step t, h_prev
 // read from the previous step's output rows, or from h_0 for rows that start at t.
 template <typename scalar_t>

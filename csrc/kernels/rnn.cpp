@@ -110,23 +110,18 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     scalar_t* grad_gates = args.grad_gates + (row0 - args.workspace_first_row) * H;
-    // A bfloat16 dy is added to this thread's units of dh carried first (the float sum
-    // backward_row would form).
-    const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
-    const bool add_first = grad_output.is_bfloat16();
-    if (add_first) {
-      add_rows(batch, units.begin, units.end, grad_output, args.grad_output_stride,
-               args.grad_h_state, H);
-    }
+    const scalar_t* grad_output =
+        step_output_gradient(args.grad_output + row0 * args.grad_output_stride,
+                             args.grad_output_stride, batch, units.begin, units.end,
+                             args.grad_h_state, H);
     for (int64_t b = 0; b < batch && !units.empty(); ++b) {
       const int64_t row = row0 + b;
       backward_row<Act>(units.begin, units.end,
                         float_columns(args.output + row * args.output_stride, units.begin,
                                       units.end, offset_rows(args.state_rows, b, H)),
                         args.grad_h_state + b * H,
-                        grad_output.empty() || add_first
-                            ? nullptr
-                            : grad_output.values() + b * args.grad_output_stride,
+                        grad_output != nullptr ? grad_output + b * args.grad_output_stride
+                                               : nullptr,
                         grad_gates + b * H);
     }
     team.sync();  // dG_t complete
