@@ -321,20 +321,19 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
   const int64_t G = args.sizes.gate_size();
   const Operand<scalar_t> w_ih = args.weights.w_ih;
   const Operand<scalar_t> input = args.input + row0 * args.input_stride;
-  scalar_t* grad_input =
-      args.grad_input != nullptr && N > 0 ? args.grad_input + row0 * args.grad_input_stride
-                                          : nullptr;
   const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
 
   if (args.sizes.reset_after) {
     // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
-    if (grad_input != nullptr) {
-      sequence_gemm(N, I, 2 * H, args.grad_gates, G, w_ih, I, 1, grad_input,
-                    args.grad_input_stride, args.accumulate_grad_input, args.products);
-      sequence_gemm(N, I, H, args.grad_input_n, H, w_ih + 2 * H * I, I, 1, grad_input,
-                    args.grad_input_stride, /*accumulate=*/true, args.products);
-    }
+    write_input_gradient(args, row0, N, I,
+                         [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
+                           sequence_gemm(count, I, 2 * H, args.grad_gates + first * G, G, w_ih, I,
+                                         1, out, ld, add, args.products);
+                           sequence_gemm(count, I, H, args.grad_input_n + first * H, H,
+                                         w_ih + 2 * H * I, I, 1, out, ld, /*accumulate=*/true,
+                                         args.products);
+                         });
     gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G,
          input, args.input_stride, beta, args.grad_w_ih, I);
     gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H,
@@ -349,10 +348,11 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
     return;
   }
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
-  if (grad_input != nullptr) {
-    sequence_gemm(N, I, G, args.grad_gates, G, w_ih, I, 1, grad_input, args.grad_input_stride,
-                  args.accumulate_grad_input, args.products);
-  }
+  write_input_gradient(args, row0, N, I,
+                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
+                         sequence_gemm(count, I, G, args.grad_gates + first * G, G, w_ih, I, 1,
+                                       out, ld, add, args.products);
+                       });
   gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G,
        input, args.input_stride, beta, args.grad_w_ih, I);
   grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, 2 * H,

@@ -254,11 +254,12 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args, bool first) {
   const int64_t row0 = args.workspace_first_row;
   const int64_t rows = args.window.rows(seq);
   const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
-  if (args.grad_input != nullptr && rows > 0) {
-    sequence_gemm(rows, sizes.input_size, G, args.grad_gates, G, args.weights.w_ih,
-                  sizes.input_size, 1, args.grad_input + row0 * args.grad_input_stride,
-                  args.grad_input_stride, args.accumulate_grad_input, args.products);
-  }
+  write_input_gradient(args, row0, rows, sizes.input_size,
+                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
+                         sequence_gemm(count, sizes.input_size, G, args.grad_gates + first * G, G,
+                                       args.weights.w_ih, sizes.input_size, 1, out, ld, add,
+                                       args.products);
+                       });
   gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, rows, scalar_t(1),
        args.grad_gates, G, args.input + row0 * args.input_stride, args.input_stride, beta,
        args.grad_w_ih, sizes.input_size);

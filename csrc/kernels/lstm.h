@@ -104,8 +104,11 @@ struct LstmBackwardArgs {
   scalar_t* grad_c_state = nullptr;  // [B, H]: holds ∂L/∂c_n on entry, ∂L/∂c_0 on return
 
   // Results. grad_input may be nullptr (not needed); otherwise it is written, or added to when
-  // accumulate_grad_input is set (the second direction of a bidirectional layer).
+  // accumulate_grad_input is set (the second direction of a bidirectional layer). A bfloat16
+  // call whose dX no other direction adds to may instead set grad_input_bf16 (float only): dX is
+  // then written there, rounded, and grad_input stays null (recurrence.h write_input_gradient).
   scalar_t* grad_input = nullptr;  // [N, I], rows `grad_input_stride` apart
+  c10::BFloat16* grad_input_bf16 = nullptr;  // [N, I], rows `grad_input_stride` apart
   int64_t grad_input_stride = 0;
   bool accumulate_grad_input = false;
   scalar_t* grad_w_ih = nullptr;   // [4H, I]

@@ -4,12 +4,17 @@
 // Included only by kernel files (compiled once per CPU capability).
 #pragma once
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/gemm.h"
 #include "kernels/operand.h"
 #include "kernels/packed_matrix.h"
+#include "kernels/parallel.h"
 #include "kernels/sequence.h"
 #include "kernels/team.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/vec.h>
+#include <c10/util/BFloat16.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -455,6 +460,55 @@ class BackwardRounds {
   std::vector<char> reached_;
   int64_t count_ = 0;
 };
+
+// A window's rows [row0, row0 + rows) of dX ([N, input_size]), where `product(first, count, out,
+// ld, accumulate)` writes rows [first, first + count) of the window's dX to `out` (rows `ld`
+// apart), or adds to them. Into args.grad_input (the kernels' type; added to when
+// args.accumulate_grad_input), or, where args.grad_input_bf16 is set (a bfloat16 call whose dX no
+// other direction adds to), a chunk of rows at a time into a float scratch rounded into the
+// bfloat16 rows as narrowing a float dX would round them: no float [N, I] dX is held. Neither set:
+// dX is not wanted. Args has the fields of LstmBackwardArgs of those names.
+template <typename Args, typename Product>
+void write_input_gradient(const Args& args, int64_t row0, int64_t rows, int64_t input_size,
+                          const Product& product) {
+  using scalar_t = std::remove_cv_t<std::remove_pointer_t<decltype(args.grad_input)>>;
+  if (rows <= 0) {
+    return;
+  }
+  if (args.grad_input_bf16 == nullptr) {
+    if (args.grad_input != nullptr) {
+      product(0, rows, args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
+              args.accumulate_grad_input);
+    }
+    return;
+  }
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    TORCH_CHECK(!args.accumulate_grad_input,
+                "torch_ext: a bfloat16 input gradient is written once, never added to");
+    // 2 MiB of float rows: a few times W_ih's packing per window, against the whole [N, I].
+    constexpr int64_t kChunkBytes = int64_t(2) << 20;
+    constexpr int64_t kMinChunkRows = 256;
+    const int64_t chunk = std::min(
+        rows, std::max<int64_t>(kMinChunkRows,
+                                kChunkBytes / (std::max<int64_t>(input_size, 1) *
+                                               static_cast<int64_t>(sizeof(float)))));
+    AlignedBuffer<float> scratch(static_cast<size_t>(chunk * input_size));
+    for (int64_t first = 0; first < rows; first += chunk) {
+      const int64_t count = std::min(chunk, rows - first);
+      product(first, count, scratch.data(), input_size, /*accumulate=*/false);
+      c10::BFloat16* to = args.grad_input_bf16 + (row0 + first) * args.grad_input_stride;
+      const float* from = scratch.data();
+      for_each_row_block(count, input_size, [&](int64_t begin, int64_t end) {
+        for (int64_t row = begin; row < end; ++row) {
+          at::vec::convert(from + row * input_size, to + row * args.grad_input_stride,
+                           input_size);
+        }
+      });
+    }
+  } else {
+    TORCH_CHECK(false, "torch_ext: a bfloat16 input gradient needs float kernels");
+  }
+}
 
 // A backward a window at a time: for each round, `loop(round)` runs the loop back through the
 // round's windows (every direction at once), then `products(args, first)` each direction's

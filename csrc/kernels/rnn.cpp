@@ -139,11 +139,11 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args, bool first) {
   const int64_t N = args.window.rows(seq);
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
-  if (args.grad_input != nullptr && N > 0) {
-    sequence_gemm(N, I, H, args.grad_gates, H, args.weights.w_ih, I, 1,
-                  args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
-                  args.accumulate_grad_input, args.products);
-  }
+  write_input_gradient(args, row0, N, I,
+                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
+                         sequence_gemm(count, I, H, args.grad_gates + first * H, H,
+                                       args.weights.w_ih, I, 1, out, ld, add, args.products);
+                       });
   gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H,
        args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
        args.grad_w_ih, I);

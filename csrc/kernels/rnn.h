@@ -71,6 +71,7 @@ struct RnnBackwardArgs {
   scalar_t* grad_h_state = nullptr;  // [B, H]: holds ∂L/∂h_n on entry, ∂L/∂h_0 on return
 
   scalar_t* grad_input = nullptr;  // [N, I] or nullptr; written, or added to when accumulating
+  c10::BFloat16* grad_input_bf16 = nullptr;  // or dX here, rounded (as LstmBackwardArgs)
   int64_t grad_input_stride = 0;
   bool accumulate_grad_input = false;
   scalar_t* grad_w_ih = nullptr;  // [H, I]

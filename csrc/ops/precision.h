@@ -10,6 +10,7 @@
 #include "kernels/operand.h"
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <c10/util/ArrayRef.h>
 
 #include <cstdlib>
@@ -88,6 +89,34 @@ kernels::Operand<scalar_t> operand(const at::Tensor& tensor) {
     return kernels::Operand<scalar_t>::bfloat16(tensor.const_data_ptr<c10::BFloat16>());
   }
   return tensor.const_data_ptr<scalar_t>();
+}
+
+// dX of a layer's backward ([input's sizes], or empty when not needed): in the kernels' type, or,
+// in a bfloat16 call with bfloat16 products and one direction (no second direction adds to it),
+// in bfloat16: the kernels then round it in as they go (kernels/recurrence.h
+// write_input_gradient) and no float32 [N, I] copy of it is held.
+inline at::Tensor input_gradient(const at::Tensor& input, bool needed, int64_t directions,
+                                 kernels::Products products) {
+  const at::TensorOptions options = compute_options(input);
+  if (!needed) {
+    return at::empty({0}, options);
+  }
+  const bool bf16 = needs_widening(input) && products == kernels::Products::BFloat16 &&
+                    directions == 1;
+  return at::empty(input.sizes(), bf16 ? input.options() : options);
+}
+
+// Where the kernels write a result: its data in their type, or null (empty, or in bfloat16).
+template <typename scalar_t>
+scalar_t* kernel_result(at::Tensor& tensor) {
+  return tensor.numel() > 0 && !needs_widening(tensor) ? tensor.mutable_data_ptr<scalar_t>()
+                                                       : nullptr;
+}
+
+// ... and its data in bfloat16, or null (empty, or in the kernels' type).
+inline c10::BFloat16* bfloat16_result(at::Tensor& tensor) {
+  return tensor.numel() > 0 && needs_widening(tensor) ? tensor.mutable_data_ptr<c10::BFloat16>()
+                                                      : nullptr;
 }
 
 // A float32 result back in the caller's type.

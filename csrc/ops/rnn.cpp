@@ -182,7 +182,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const at::Tensor y = output.contiguous();
   const GradientRows dy = gradient_rows(grad_output, D * H);
   at::Tensor grad_hx = contiguous_or_zeros(widen(grad_hy), h0);
-  at::Tensor grad_input = need_grad_input ? at::empty(input.sizes(), options) : at::empty({0}, options);
+  at::Tensor grad_input = input_gradient(input, need_grad_input, D, products);
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
   const kernels::BackwardWindowPlan windows =
@@ -220,7 +220,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * H : nullptr;
       args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
-      args.grad_input = need_grad_input ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
+      args.grad_input = kernel_result<scalar_t>(grad_input);
+      args.grad_input_bf16 = bfloat16_result(grad_input);
       args.grad_input_stride = I;
       args.accumulate_grad_input = direction > 0;
       args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();

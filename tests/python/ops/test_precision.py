@@ -270,3 +270,43 @@ def test_bfloat16_storage_read_as_its_float32_copy(cell, kwargs, packed, split, 
     for a, b in zip(storage, widened):
         assert a.dtype == b.dtype == torch.bfloat16
         assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not _bf16_products(), reason="no bfloat16 products here: both paths widen")
+@pytest.mark.parametrize("cell, kwargs, packed", [
+    ("LSTM", {}, False),
+    ("LSTM", dict(proj_size=5), True),
+    ("GRU", {}, False),
+    ("GRU", dict(reset_after=False), True),
+    ("RNN", {}, False),
+    ("RNN", dict(nonlinearity="relu"), True),
+])
+def test_bfloat16_input_gradient_rounded_a_chunk_of_rows_at_a_time(cell, kwargs, packed, monkeypatch):
+    """A one-direction bfloat16 call writes dX in bfloat16: the kernels multiply a chunk of rows
+    at a time (2 MiB of float rows, at least 256) into a float scratch and round it into the
+    result. With 2048 input features a chunk is 256 rows, so 40 steps of 8 rows take two chunks,
+    the second a partial one; dX is bitwise the narrowed float32 dX of the widening path, which
+    holds all of it."""
+    torch.manual_seed(7)
+    I_, H_, T_, B_ = 2048, 24, 40, 8
+    module = getattr(torch_ext, cell)(I_, H_, **kwargs).bfloat16()
+    x = torch.randn(T_, B_, I_).bfloat16()
+    lengths = torch.tensor([40, 40, 40, 38, 36, 33, 30, 25])  # 282 rows packed
+
+    def run():
+        module.zero_grad()
+        leaf = x.clone().requires_grad_()
+        inputs = torch.nn.utils.rnn.pack_padded_sequence(leaf, lengths) if packed else leaf
+        output, _ = module(inputs)
+        output = output.data if packed else output
+        dense = torch.randn(output.shape, generator=torch.Generator().manual_seed(8))
+        (output.float() * dense.bfloat16().float()).sum().backward()
+        return [leaf.grad] + [p.grad for p in module.parameters()]
+
+    storage = run()
+    monkeypatch.setenv("TORCH_EXT_BF16_OPERANDS", "widen")
+    widened = run()
+    assert storage[0].abs().sum() > 0
+    for a, b in zip(storage, widened):
+        assert a.dtype == b.dtype == torch.bfloat16
+        assert torch.equal(a, b)
