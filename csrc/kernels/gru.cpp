@@ -29,7 +29,8 @@ template <bool Save, typename scalar_t>
 void forward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
                              const scalar_t* b_hh, scalar_t* input_gates,
                              const scalar_t* hidden_gates, const scalar_t* h_previous,
-                             scalar_t* hidden_n, scalar_t* h_out, scalar_t* h_state) {
+                             scalar_t* hidden_n, const OutputRows<scalar_t>& h_out,
+                             scalar_t* h_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
@@ -40,7 +41,7 @@ void forward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar
     const V gh_n = load(hidden_gates + 2 * H + j, c) + load(b_hh + 2 * H + j, c);
     const V n = tanh(load(input_gates + 2 * H + j, c) + load(b_ih + 2 * H + j, c) + r * gh_n);
     const V h = n + z * (load(h_previous + j, c) - n);
-    store(h, h_out + j, c);
+    h_out.store(h, j, c);
     store(h, h_state + j, c);
     if constexpr (Save) {
       store(r, input_gates + j, c);
@@ -79,7 +80,7 @@ template <bool Save, typename scalar_t>
 void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
                                     const scalar_t* b_hh, scalar_t* input_gates,
                                     const scalar_t* hidden_gates, const scalar_t* h_previous,
-                                    scalar_t* h_out, scalar_t* h_state) {
+                                    const OutputRows<scalar_t>& h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
@@ -87,7 +88,7 @@ void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const
     const V n = tanh(load(input_gates + 2 * H + j, c) + load(b_ih + 2 * H + j, c) +
                      load(hidden_gates + 2 * H + j, c) + load(b_hh + 2 * H + j, c));
     const V h = n + z * (load(h_previous + j, c) - n);
-    store(h, h_out + j, c);
+    h_out.store(h, j, c);
     store(h, h_state + j, c);
     if constexpr (Save) {
       store(n, input_gates + 2 * H + j, c);
@@ -183,18 +184,25 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
-  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
+  const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride, w.w_ih,
                                        args.sizes.input_size, kGates, H, units, args.gates,
                                        args.gates_rows, args.products);
+  // The pointwise passes read h_{t-1} in float from h_state (the output may be bfloat16): each
+  // row's state after its last step so far, h_0 before its first (a packed sequence's rows start
+  // at different steps going backwards). A thread reads and writes only its own units.
+  for (int64_t b = 0; b < seq.batch && !units.empty(); ++b) {
+    std::copy(args.h0 + b * H + units.begin, args.h0 + b * H + units.end,
+              args.h_state + b * H + units.begin);
+  }
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     scalar_t* input_gates = projection.rows(position, t);
-    scalar_t* output = args.output + row0 * args.output_stride;
-    const auto h_previous = [&](int64_t b) { return states.previous(seq, t, b, args.reverse); };
+    const auto h_previous = [&](int64_t b) -> const scalar_t* { return args.h_state + b * H; };
 
     // h_{t-1}·W_hᵀ for this thread's units: all three gates after, r and z only before.
     for (int64_t gate = 0; gate < (reset_after ? kGates : 2); ++gate) {
@@ -206,7 +214,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
         forward_row_reset_after<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                       input_gates + b * G, args.step_gates + b * G, h_previous(b),
                                       Save ? args.hidden_n + (row0 + b) * H : nullptr,
-                                      output + b * args.output_stride, args.h_state + b * H);
+                                      out.row(row0 + b), args.h_state + b * H);
       }
     } else {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
@@ -220,7 +228,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         forward_row_state_reset_before<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                              input_gates + b * G, args.step_gates + b * G,
-                                             h_previous(b), output + b * args.output_stride,
+                                             h_previous(b), out.row(row0 + b),
                                              args.h_state + b * H);
       }
     }

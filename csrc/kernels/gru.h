@@ -62,9 +62,12 @@ struct GruForwardArgs {
   Operand<scalar_t> input;  // [N, I], rows `input_stride` apart (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  c10::BFloat16* output_bf16 = nullptr;  // or there, output null (as LstmForwardArgs)
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;  // [B, H]
-  scalar_t* h_state = nullptr;   // [B, H]: h_n on return
+  // [B, H]: h_n on return. The steps read h_{t-1} from it (each row's state after its last step
+  // so far; h_0 before its first).
+  scalar_t* h_state = nullptr;
 
   // [gates_rows, 3H]: gi of a chunk of steps. Training gives it all N rows, and it returns the
   // activated r, z, n of every row.

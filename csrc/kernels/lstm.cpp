@@ -19,7 +19,6 @@
 #include "kernels/vec_math.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 namespace torch_ext::kernels {
@@ -30,11 +29,11 @@ constexpr int64_t kGates = 4;
 
 // Forward pointwise pass for units [begin, end) of one row. `gates` holds x·W_ihᵀ + h·W_hhᵀ; with
 // SaveForBackward it is overwritten by the activated i, f, g, o. The new hidden value goes to
-// `hidden` and, when not null, `hidden_copy`.
+// `hidden` and to `hidden_copy` (an output row, or none).
 template <bool SaveForBackward, typename scalar_t>
 void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, scalar_t* gates,
                  scalar_t* c_state, scalar_t* cell_saved, scalar_t* hidden,
-                 scalar_t* hidden_copy) {
+                 const OutputRows<scalar_t>& hidden_copy) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t n = std::min<int64_t>(V::size(), end - j);
@@ -46,9 +45,7 @@ void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, sc
     const V h = o * tanh(c);
     store(c, c_state + j, n);
     store(h, hidden + j, n);
-    if (hidden_copy != nullptr) {
-      store(h, hidden_copy + j, n);
-    }
+    hidden_copy.store(h, j, n);
     if constexpr (SaveForBackward) {
       store(c, cell_saved + j, n);
       store(i, gates + j, n);
@@ -108,7 +105,8 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
                               units.begin, units.end, args.products);
   PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H,
                               projected.begin, projected.end, args.products);
-  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, R};
+  const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
+  const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, R};
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -124,7 +122,6 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     scalar_t* gates = input_gates.rows(position, t);
-    scalar_t* output = args.output + row0 * args.output_stride;
 
     if (!units.empty()) {
       // gates += h_{t-1} · W_hhᵀ for this thread's units.
@@ -137,12 +134,11 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
         if (P > 0) {
           forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
                                        gates + b * G, args.c_state + b * H, cell_saved,
-                                       args.projection_in + b * H,
-                                       static_cast<scalar_t*>(nullptr));
+                                       args.projection_in + b * H, OutputRows<scalar_t>{});
         } else {
           forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
                                        gates + b * G, args.c_state + b * H, cell_saved,
-                                       args.h_state + b * R, output + b * args.output_stride);
+                                       args.h_state + b * R, out.row(row0 + b));
         }
       }
     }
@@ -150,12 +146,11 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
     if (P > 0) {
       team.sync();  // r_t complete
       if (!projected.empty()) {
+        // r_t into the state rows (float), then into the output rows.
         w_hr.multiply(batch, args.projection_in, H, 0, projected.begin, projected.end,
-                      output + projected.begin, args.output_stride, /*accumulate=*/false);
+                      args.h_state + projected.begin, R, /*accumulate=*/false);
         for (int64_t b = 0; b < batch; ++b) {
-          std::memcpy(args.h_state + b * R + projected.begin,
-                      output + b * args.output_stride + projected.begin,
-                      (projected.end - projected.begin) * sizeof(scalar_t));
+          out.row(row0 + b).copy(args.h_state + b * R, projected.begin, projected.end);
         }
       }
     }

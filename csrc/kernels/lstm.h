@@ -65,6 +65,9 @@ struct LstmForwardArgs {
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, R], rows `output_stride` apart (a bidirectional layer
   int64_t output_stride = 0;   // interleaves both directions' outputs)
+  // Or, in a bfloat16 call (float kernels), the output in bfloat16, output null: written rounded
+  // (recurrence.h OutputRows), read by the products as it is.
+  c10::BFloat16* output_bf16 = nullptr;
   const scalar_t* h0 = nullptr;  // [B, R]
   scalar_t* h_state = nullptr;   // [B, R]: h_n on return (each row's state after its last step)
   scalar_t* c_state = nullptr;   // [B, H]: holds c_0 on entry, c_n on return

@@ -11,6 +11,7 @@
 #include "kernels/parallel.h"
 #include "kernels/sequence.h"
 #include "kernels/team.h"
+#include "kernels/vec_math.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/vec.h>
@@ -290,6 +291,47 @@ struct StateSource {
       return;
     }
     float_columns(output + (seq.offset(step) + b) * stride, 0, state_size, to);
+  }
+};
+
+// Where a forward writes its output rows (h_t, or the LSTM's projected r_t): in the kernels' type,
+// or, in a bfloat16 call (float kernels), rounded into bfloat16 storage. The next steps' products
+// read the output rounded to bfloat16 anyway, and what else a step reads of h_{t-1} comes from the
+// float state rows it carries, so the results are those of narrowing a float32 output, without
+// making one. `row(r)` is row r; an empty OutputRows (no output) writes nothing.
+template <typename scalar_t>
+struct OutputRows {
+  scalar_t* values = nullptr;
+  c10::BFloat16* bfloat16 = nullptr;
+  int64_t stride = 0;
+
+  OutputRows row(int64_t r) const {
+    return {values != nullptr ? values + r * stride : nullptr,
+            bfloat16 != nullptr ? bfloat16 + r * stride : nullptr, stride};
+  }
+  // The rows as the products read them.
+  Operand<scalar_t> operand() const {
+    return bfloat16 != nullptr ? Operand<scalar_t>::bfloat16(bfloat16) : Operand<scalar_t>(values);
+  }
+  // Lanes [j, j + count) of the row: v.
+  void store(const Vec<scalar_t>& v, int64_t j, int64_t count) const {
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (bfloat16 != nullptr) {
+        CPU_CAPABILITY::store(v, bfloat16 + j, count);
+        return;
+      }
+    }
+    if (values != nullptr) {
+      CPU_CAPABILITY::store(v, values + j, count);
+    }
+  }
+  // Columns [begin, end) of the row from float values.
+  void copy(const scalar_t* from, int64_t begin, int64_t end) const {
+    using V = Vec<scalar_t>;
+    for (int64_t j = begin; j < end; j += V::size()) {
+      const int64_t c = std::min<int64_t>(V::size(), end - j);
+      store(load(from + j, c), j, c);
+    }
   }
 };
 

@@ -42,12 +42,12 @@ Vec<scalar_t> derivative_from_output(const Vec<scalar_t>& h) {
 
 template <RnnNonlinearity Act, typename scalar_t>
 void forward_row(int64_t begin, int64_t end, const scalar_t* bias, const scalar_t* gates,
-                 scalar_t* h_out, scalar_t* h_state) {
+                 const OutputRows<scalar_t>& h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
     const V h = activate<Act>(load(gates + j, c) + load(bias + j, c));
-    store(h, h_out + j, c);
+    h_out.store(h, j, c);
     store(h, h_state + j, c);
   }
 }
@@ -74,7 +74,8 @@ void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H,
                               units.begin, units.end, args.products);
   w_hh.pack(0, units.begin, units.end);
-  const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
+  const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride,
                                        args.weights.w_ih, args.sizes.input_size, 1, H, units,
                                        args.gates, args.gates_rows, args.products);
@@ -83,12 +84,11 @@ void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
     const int64_t t = seq.step_at(position, args.reverse);
     const int64_t row0 = seq.offset(t);
     scalar_t* gates = projection.rows(position, t);
-    scalar_t* output = args.output + row0 * args.output_stride;
     multiply_previous_state(w_hh, seq, t, args.reverse, states, 0, units.begin, units.end,
                             gates + units.begin, H, /*accumulate=*/true);
     for (int64_t b = 0; b < seq.batch_size(t) && !units.empty(); ++b) {
       forward_row<Act>(units.begin, units.end, args.weights.bias, gates + b * H,
-                       output + b * args.output_stride, args.h_state + b * H);
+                       out.row(row0 + b), args.h_state + b * H);
     }
     team.sync();  // h_t complete
   }

@@ -41,6 +41,7 @@ struct RnnForwardArgs {
   Operand<scalar_t> input;  // [N, I], rows `input_stride` apart (bfloat16 in a bfloat16 call)
   int64_t input_stride = 0;
   scalar_t* output = nullptr;  // [N, H], rows `output_stride` apart
+  c10::BFloat16* output_bf16 = nullptr;  // or there, output null (as LstmForwardArgs)
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;  // [B, H]
   scalar_t* h_state = nullptr;   // [B, H]: h_n on return

@@ -129,5 +129,12 @@ inline void store(const Vec<scalar_t>& value, scalar_t* ptr, int64_t count) {
   }
 }
 
+// `count` ≤ Vec<float>::size() lanes rounded to bfloat16 (to nearest, ties to even: as ATen's
+// conversion of a float tensor rounds them).
+inline void store(const Vec<float>& value, c10::BFloat16* ptr, int64_t count) {
+  const at::vec::Vectorized<c10::BFloat16> rounded = at::vec::convert_float_bfloat16(value, value);
+  rounded.store(ptr, static_cast<int>(count));
+}
+
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::kernels

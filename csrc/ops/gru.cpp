@@ -83,7 +83,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
   const auto options = compute_options(input);
-  at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
+  at::Tensor output =
+      at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, H}, options);
   const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
   at::Tensor gates = at::empty({D, gates_rows, G}, options);
@@ -106,7 +107,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.products = products;
       args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
-      args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
+      args.output = kernel_result<scalar_t>(output, direction * H);
+      args.output_bf16 = bfloat16_result(output, direction * H);
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;

@@ -86,7 +86,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
   const auto options = compute_options(input);
-  at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
+  at::Tensor output =
+      at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = needs_widening(cx) ? widen(cx).contiguous() : cx.clone(at::MemoryFormat::Contiguous);
   // The directions run at once: each has its own workspaces. Training saves every row's gates;
@@ -111,7 +112,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.products = products;
       args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
-      args.output = output.mutable_data_ptr<scalar_t>() + direction * R;
+      args.output = kernel_result<scalar_t>(output, direction * R);
+      args.output_bf16 = bfloat16_result(output, direction * R);
       args.output_stride = D * R;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * R;

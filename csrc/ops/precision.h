@@ -106,17 +106,29 @@ inline at::Tensor input_gradient(const at::Tensor& input, bool needed, int64_t d
   return at::empty(input.sizes(), bf16 ? input.options() : options);
 }
 
-// Where the kernels write a result: its data in their type, or null (empty, or in bfloat16).
+// Options of a layer forward's output: the kernels' type, or, in a bfloat16 call with bfloat16
+// products, bfloat16: the kernels round it in as they write it (kernels/recurrence.h OutputRows)
+// and no float32 copy of it is made.
+inline at::TensorOptions output_options(const at::Tensor& input, kernels::Products products) {
+  return needs_widening(input) && products == kernels::Products::BFloat16
+             ? input.options()
+             : compute_options(input);
+}
+
+// Where the kernels write a result, `offset` elements in: its data in their type, or null
+// (empty, or in bfloat16).
 template <typename scalar_t>
-scalar_t* kernel_result(at::Tensor& tensor) {
-  return tensor.numel() > 0 && !needs_widening(tensor) ? tensor.mutable_data_ptr<scalar_t>()
-                                                       : nullptr;
+scalar_t* kernel_result(at::Tensor& tensor, int64_t offset = 0) {
+  return tensor.numel() > 0 && !needs_widening(tensor)
+             ? tensor.mutable_data_ptr<scalar_t>() + offset
+             : nullptr;
 }
 
 // ... and its data in bfloat16, or null (empty, or in the kernels' type).
-inline c10::BFloat16* bfloat16_result(at::Tensor& tensor) {
-  return tensor.numel() > 0 && needs_widening(tensor) ? tensor.mutable_data_ptr<c10::BFloat16>()
-                                                      : nullptr;
+inline c10::BFloat16* bfloat16_result(at::Tensor& tensor, int64_t offset = 0) {
+  return tensor.numel() > 0 && needs_widening(tensor)
+             ? tensor.mutable_data_ptr<c10::BFloat16>() + offset
+             : nullptr;
 }
 
 // A float32 result back in the caller's type.

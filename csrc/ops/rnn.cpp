@@ -87,7 +87,8 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
   const auto options = compute_options(input);
-  at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
+  at::Tensor output =
+      at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, H}, options);
   // The backward reads only the output: training needs no more scratch than inference.
   const int64_t gates_rows = inference_gate_rows(N, B);
@@ -107,7 +108,8 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
       args.products = products;
       args.input = operand<scalar_t>(x);
       args.input_stride = sizes.input_size;
-      args.output = output.mutable_data_ptr<scalar_t>() + direction * H;
+      args.output = kernel_result<scalar_t>(output, direction * H);
+      args.output_bf16 = bfloat16_result(output, direction * H);
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;
