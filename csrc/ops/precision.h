@@ -3,7 +3,9 @@
 // The tensors a forward saves for its backward stay in float32. The LSTM, GRU and RNN layers'
 // products may round their operands to bfloat16 (bf16_call_products); where they do, a tensor
 // that only enters products is not widened but handed to the kernels in its bfloat16 storage
-// (operand), which rounds exactly: the same results without the float32 copy.
+// (operand), which rounds exactly: the same results without the float32 copy. Their output and
+// (one direction) dX are then written in bfloat16 by the kernels, rounded as they go
+// (output_options, input_gradient), not narrowed from float32 copies.
 #pragma once
 
 #include "kernels/bf16_gemm.h"
