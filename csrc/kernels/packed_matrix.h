@@ -251,10 +251,13 @@ void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t l
   at::parallel_for(0, panel_count(n), 1, [&](int64_t first, int64_t last) {
     b.pack(0, first * kPanelWidth, std::min(last * kPanelWidth, n));
   });
-  // Blocks of at most kRowBlock rows, as many as a multiple of the threads, of equal size: 800
-  // rows in blocks of 128 gave one thread 512 rows and the other 288.
-  const int64_t threads = std::max<int64_t>(1, at::get_num_threads());
-  const int64_t blocks = ((m + kRowBlock - 1) / kRowBlock + threads - 1) / threads * threads;
+  // Equal blocks of at most kRowBlock rows, as many as a multiple of kBlockMultiple, so that 1, 2
+  // or 4 threads get equal shares (800 rows in blocks of 128 gave one of two threads 512 rows, the
+  // other 288). The blocks depend on m alone, not on the thread count: a row's products come out
+  // the same whatever the threads (tests/python/reliability/test_determinism.py).
+  constexpr int64_t kBlockMultiple = 4;
+  const int64_t blocks =
+      ((m + kRowBlock - 1) / kRowBlock + kBlockMultiple - 1) / kBlockMultiple * kBlockMultiple;
   const int64_t block_rows = (m + blocks - 1) / blocks;
   at::parallel_for(0, (m + block_rows - 1) / block_rows, 1, [&](int64_t first, int64_t last) {
     for (int64_t block = first; block < last; ++block) {

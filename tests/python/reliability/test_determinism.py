@@ -103,3 +103,29 @@ def test_repeatable_and_what_the_thread_count_changes(variant, dtype: torch.dtyp
         assert_bitwise_equal(first, one, "2 threads against 1")
     else:
         assert_last_bits(first, one, "2 threads against 1")
+
+
+@pytest.mark.parametrize("cell, hidden", [("LSTM", 128), ("GRU", 128), ("RNN", 256)])
+def test_whole_sequence_products_cut_the_same_at_any_thread_count(cell: str, hidden: int) -> None:
+    """800 rows (25 steps of 32) make dX a packed whole-sequence product (kernels/packed_matrix.h
+    sequence_gemm), whose rows go to the threads in blocks. The blocks depend on the row count
+    alone (8 of 100 rows here, equal shares for 1, 2 or 4 threads), so float32 results are bitwise
+    the same at 1, 2 and 4 threads."""
+    import torch_ext
+
+    torch.manual_seed(3)
+    module = getattr(torch_ext, cell)(64, hidden)
+    x = torch.randn(25, 32, 64)
+
+    def run() -> List[Tensor]:
+        module.zero_grad()
+        leaf = x.clone().requires_grad_()
+        output, _ = module(leaf)
+        (output * torch.linspace(-1, 1, output.shape[-1])).sum().backward()
+        return [output.detach(), leaf.grad] + [p.grad.clone() for p in module.parameters()]
+
+    (one,) = runs_at(1, run)
+    (two,) = runs_at(2, run)
+    (four,) = runs_at(4, run)
+    assert_bitwise_equal(two, one, f"{cell}: 2 threads against 1")
+    assert_bitwise_equal(four, one, f"{cell}: 4 threads against 1")
