@@ -127,7 +127,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   if (!training) {
     gates = at::empty({0}, options);
   }
-  return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
+  // The output is in the call's type already (output_options).
+  return {output, narrow_to(hy, dtype), gates, hidden_n};
 }
 
 std::tuple<at::Tensor, at::Tensor> gru_layer_cpu(const at::Tensor& input,

@@ -130,7 +130,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   if (!training) {
     gates = at::empty({0}, options);
   }
-  return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
+  // The output is in the call's type already (output_options).
+  return {output, narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm_layer_cpu(

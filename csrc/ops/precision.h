@@ -93,21 +93,6 @@ kernels::Operand<scalar_t> operand(const at::Tensor& tensor) {
   return tensor.const_data_ptr<scalar_t>();
 }
 
-// dX of a layer's backward ([input's sizes], or empty when not needed): in the kernels' type, or,
-// in a bfloat16 call with bfloat16 products and one direction (no second direction adds to it),
-// in bfloat16: the kernels then round it in as they go (kernels/recurrence.h
-// write_input_gradient) and no float32 [N, I] copy of it is held.
-inline at::Tensor input_gradient(const at::Tensor& input, bool needed, int64_t directions,
-                                 kernels::Products products) {
-  const at::TensorOptions options = compute_options(input);
-  if (!needed) {
-    return at::empty({0}, options);
-  }
-  const bool bf16 = needs_widening(input) && products == kernels::Products::BFloat16 &&
-                    directions == 1;
-  return at::empty(input.sizes(), bf16 ? input.options() : options);
-}
-
 // Options of a layer forward's output: the kernels' type, or, in a bfloat16 call with bfloat16
 // products, bfloat16: the kernels round it in as they write it (kernels/recurrence.h OutputRows)
 // and no float32 copy of it is made.
@@ -115,6 +100,19 @@ inline at::TensorOptions output_options(const at::Tensor& input, kernels::Produc
   return needs_widening(input) && products == kernels::Products::BFloat16
              ? input.options()
              : compute_options(input);
+}
+
+// dX of a layer's backward ([input's sizes], or empty when not needed): as the output (above)
+// when one direction writes it; with two, in the kernels' type, since the second direction adds
+// to it. In bfloat16 the kernels round it in as they go (kernels/recurrence.h
+// write_input_gradient) and no float32 [N, I] copy of it is held.
+inline at::Tensor input_gradient(const at::Tensor& input, bool needed, int64_t directions,
+                                 kernels::Products products) {
+  if (!needed) {
+    return at::empty({0}, compute_options(input));
+  }
+  return at::empty(input.sizes(),
+                   directions == 1 ? output_options(input, products) : compute_options(input));
 }
 
 // Where the kernels write a result, `offset` elements in: its data in their type, or null

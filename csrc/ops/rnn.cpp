@@ -118,7 +118,8 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
     }
     kernels::rnn_layer_forward(directions.data(), D);
   });
-  return {narrow_to(output, dtype), narrow_to(hy, dtype)};
+  // The output is in the call's type already (output_options).
+  return {output, narrow_to(hy, dtype)};
 }
 
 std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu(const at::Tensor& input,
