@@ -24,13 +24,14 @@ constexpr int64_t kGates = 3;
 // --- pointwise passes, for units [begin, end) of one row ------------------------------------------
 
 // Reset after. `input_gates` holds gi (x·W_ihᵀ), `hidden_gates` gh without bias; with Save, r, z, n
-// replace gi and gh_n + b_hn goes to `hidden_n`.
+// go to `saved` (gi's own row, or a bfloat16 row) and gh_n + b_hn to `saved_hidden_n`.
 template <bool Save, typename scalar_t>
 void forward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
-                             const scalar_t* b_hh, scalar_t* input_gates,
+                             const scalar_t* b_hh, const scalar_t* input_gates,
                              const scalar_t* hidden_gates, const scalar_t* h_previous,
-                             scalar_t* hidden_n, const OutputRows<scalar_t>& h_out,
-                             scalar_t* h_state) {
+                             const OutputRows<scalar_t>& saved,
+                             const OutputRows<scalar_t>& saved_hidden_n,
+                             const OutputRows<scalar_t>& h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
@@ -44,21 +45,21 @@ void forward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar
     h_out.store(h, j, c);
     store(h, h_state + j, c);
     if constexpr (Save) {
-      store(r, input_gates + j, c);
-      store(z, input_gates + H + j, c);
-      store(n, input_gates + 2 * H + j, c);
-      store(gh_n, hidden_n + j, c);
+      saved.store(r, j, c);
+      saved.store(z, H + j, c);
+      saved.store(n, 2 * H + j, c);
+      saved_hidden_n.store(gh_n, j, c);
     }
   }
 }
 
 // Reset before, first half: r and z from gi and h·W_h{r,z}ᵀ; writes r ⊙ h_{t-1} for the candidate's
-// product, keeps z in `hidden_gates`, and with Save r, z in place of gi.
+// product, keeps z in `hidden_gates`, and with Save r, z in `saved` (as above).
 template <bool Save, typename scalar_t>
 void forward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
-                                    const scalar_t* b_hh, scalar_t* input_gates,
+                                    const scalar_t* b_hh, const scalar_t* input_gates,
                                     scalar_t* hidden_gates, const scalar_t* h_previous,
-                                    scalar_t* reset_state) {
+                                    const OutputRows<scalar_t>& saved, scalar_t* reset_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
@@ -69,17 +70,19 @@ void forward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end, const
     store(r * load(h_previous + j, c), reset_state + j, c);
     store(z, hidden_gates + H + j, c);
     if constexpr (Save) {
-      store(r, input_gates + j, c);
-      store(z, input_gates + H + j, c);
+      saved.store(r, j, c);
+      saved.store(z, H + j, c);
     }
   }
 }
 
-// Reset before, second half: n from gi_n and (r ⊙ h)·W_hnᵀ (in `hidden_gates`' n block), then h_t.
+// Reset before, second half: n from gi_n and (r ⊙ h)·W_hnᵀ (in `hidden_gates`' n block), then h_t;
+// with Save n in `saved`.
 template <bool Save, typename scalar_t>
 void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const scalar_t* b_ih,
-                                    const scalar_t* b_hh, scalar_t* input_gates,
+                                    const scalar_t* b_hh, const scalar_t* input_gates,
                                     const scalar_t* hidden_gates, const scalar_t* h_previous,
+                                    const OutputRows<scalar_t>& saved,
                                     const OutputRows<scalar_t>& h_out, scalar_t* h_state) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
@@ -91,7 +94,7 @@ void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const
     h_out.store(h, j, c);
     store(h, h_state + j, c);
     if constexpr (Save) {
-      store(n, input_gates + 2 * H + j, c);
+      saved.store(n, 2 * H + j, c);
     }
   }
 }
@@ -99,8 +102,8 @@ void forward_row_state_reset_before(int64_t H, int64_t begin, int64_t end, const
 // Reset after, backward: from dh (+ dy when not null) writes ∂gh = [dr, dz, dn ⊙ r], ∂gi_n = dn,
 // and the direct part dh ⊙ z of dh_{t-1} in place of dh.
 template <typename scalar_t>
-void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scalar_t* gates,
-                              const scalar_t* hidden_n, const scalar_t* h_previous,
+void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates,
+                              Operand<scalar_t> hidden_n, const scalar_t* h_previous,
                               scalar_t* grad_hidden, const scalar_t* grad_output,
                               scalar_t* grad_gates, scalar_t* grad_input_n) {
   using V = Vec<scalar_t>;
@@ -129,7 +132,7 @@ void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, const scala
 // r ⊙ h_{t-1} kept for ∂W_hn.
 template <typename scalar_t>
 void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
-                                     const scalar_t* gates, const scalar_t* h_previous,
+                                     Operand<scalar_t> gates, const scalar_t* h_previous,
                                      scalar_t* grad_hidden, const scalar_t* grad_output,
                                      scalar_t* grad_gates, scalar_t* reset_state) {
   using V = Vec<scalar_t>;
@@ -154,7 +157,7 @@ void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
 // Reset before, backward, second half: from d(r ⊙ h) = dn · W_hn, dr and the part d(r ⊙ h) ⊙ r of
 // dh_{t-1}.
 template <typename scalar_t>
-void backward_row_reset_reset_before(int64_t begin, int64_t end, const scalar_t* gates,
+void backward_row_reset_reset_before(int64_t begin, int64_t end, Operand<scalar_t> gates,
                                      const scalar_t* h_previous, const scalar_t* grad_reset_state,
                                      scalar_t* grad_hidden, scalar_t* grad_gates) {
   using V = Vec<scalar_t>;
@@ -203,6 +206,19 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
     const int64_t row0 = seq.offset(t);
     scalar_t* input_gates = projection.rows(position, t);
     const auto h_previous = [&](int64_t b) -> const scalar_t* { return args.h_state + b * H; };
+    // Where a training step saves row b's r, z, n (gi's own row, or the bfloat16 rows) and gh_n.
+    const auto saved = [&](int64_t b) -> OutputRows<scalar_t> {
+      if (args.saved_gates_bf16 != nullptr) {
+        return {nullptr, args.saved_gates_bf16 + (row0 + b) * G, G};
+      }
+      return {input_gates + b * G, nullptr, G};
+    };
+    const auto saved_hidden_n = [&](int64_t b) -> OutputRows<scalar_t> {
+      if (args.hidden_n_bf16 != nullptr) {
+        return {nullptr, args.hidden_n_bf16 + (row0 + b) * H, H};
+      }
+      return {args.hidden_n != nullptr ? args.hidden_n + (row0 + b) * H : nullptr, nullptr, H};
+    };
 
     // h_{t-1}·W_hᵀ for this thread's units: all three gates after, r and z only before.
     for (int64_t gate = 0; gate < (reset_after ? kGates : 2); ++gate) {
@@ -213,14 +229,14 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         forward_row_reset_after<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                       input_gates + b * G, args.step_gates + b * G, h_previous(b),
-                                      Save ? args.hidden_n + (row0 + b) * H : nullptr,
-                                      out.row(row0 + b), args.h_state + b * H);
+                                      saved(b), saved_hidden_n(b), out.row(row0 + b),
+                                      args.h_state + b * H);
       }
     } else {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         forward_row_gates_reset_before<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                              input_gates + b * G, args.step_gates + b * G,
-                                             h_previous(b), args.reset_state + b * H);
+                                             h_previous(b), saved(b), args.reset_state + b * H);
       }
       team.sync();  // r ⊙ h_{t-1} complete
       w_hh.multiply(batch, args.reset_state, H, 2, units.begin, units.end,
@@ -228,7 +244,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         forward_row_state_reset_before<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                              input_gates + b * G, args.step_gates + b * G,
-                                             h_previous(b), out.row(row0 + b),
+                                             h_previous(b), saved(b), out.row(row0 + b),
                                              args.h_state + b * H);
       }
     }
@@ -425,7 +441,8 @@ template <typename scalar_t>
 void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count) {
   const bool save = directions[0].training;
   for (int64_t d = 0; d < count; ++d) {
-    check_gate_rows(directions[d].gates_rows, directions[d].sequence, save);
+    check_gate_rows(directions[d].gates_rows, directions[d].sequence,
+                    directions[d].saves_into_gates());
   }
   const TeamPlan plan = plan_for(directions[0]);
   run_directions(

@@ -70,12 +70,20 @@ struct GruForwardArgs {
   scalar_t* h_state = nullptr;
 
   // [gates_rows, 3H]: gi of a chunk of steps. Training gives it all N rows, and it returns the
-  // activated r, z, n of every row.
+  // activated r, z, n of every row (unless saved_gates_bf16 takes them).
   scalar_t* gates = nullptr;
   int64_t gates_rows = 0;
   // [N, H], training in the reset-after form only (else nullptr): gh_n = h·W_hnᵀ + b_hn per row.
   scalar_t* hidden_n = nullptr;
   bool training = false;
+  // Training in a bfloat16 call (float kernels): r, z, n rounded into these [N, 3H] rows and gh_n
+  // into those [N, H] rows (reset-after form) instead of `gates` and `hidden_n`, the activations
+  // a bfloat16 call saves; `gates` then holds gi of a chunk of steps, as in inference.
+  c10::BFloat16* saved_gates_bf16 = nullptr;
+  c10::BFloat16* hidden_n_bf16 = nullptr;
+
+  // Whether r, z, n go to `gates` (so it must hold every row).
+  bool saves_into_gates() const { return training && saved_gates_bf16 == nullptr; }
   scalar_t* step_gates = nullptr;  // [B, 3H] scratch: the recurrent product of one step
   scalar_t* reset_state = nullptr;  // [B, H] scratch, reset-before form only: r ⊙ h_{t-1}
 };
@@ -95,9 +103,11 @@ struct GruBackwardArgs {
   // the pointwise pass each step's previous states converted into `state_rows`).
   Operand<scalar_t> output;
   int64_t output_stride = 0;
-  const scalar_t* h0 = nullptr;        // [B, H]
-  const scalar_t* gates = nullptr;     // [N, 3H]: r, z, n
-  const scalar_t* hidden_n = nullptr;  // [N, H]: gh_n (reset-after form)
+  const scalar_t* h0 = nullptr;  // [B, H]
+  // [N, 3H]: r, z, n, and [N, H]: gh_n (reset-after form); bfloat16 in a bfloat16 call (read
+  // widened by the pointwise passes).
+  Operand<scalar_t> gates;
+  Operand<scalar_t> hidden_n;
 
   // [N, H] rows `grad_output_stride` apart, or empty; bfloat16 in a bfloat16 call (added to the
   // carried dh before the pointwise pass).

@@ -28,12 +28,12 @@ namespace {
 constexpr int64_t kGates = 4;
 
 // Forward pointwise pass for units [begin, end) of one row. `gates` holds x·W_ihᵀ + h·W_hhᵀ; with
-// SaveForBackward it is overwritten by the activated i, f, g, o. The new hidden value goes to
-// `hidden` and to `hidden_copy` (an output row, or none).
+// SaveForBackward the activated i, f, g, o go to `saved` (`gates` itself, or a bfloat16 row). The
+// new hidden value goes to `hidden` and to `hidden_copy` (an output row, or none).
 template <bool SaveForBackward, typename scalar_t>
-void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, scalar_t* gates,
-                 scalar_t* c_state, scalar_t* cell_saved, scalar_t* hidden,
-                 const OutputRows<scalar_t>& hidden_copy) {
+void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias,
+                 const scalar_t* gates, const OutputRows<scalar_t>& saved, scalar_t* c_state,
+                 scalar_t* cell_saved, scalar_t* hidden, const OutputRows<scalar_t>& hidden_copy) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t n = std::min<int64_t>(V::size(), end - j);
@@ -48,10 +48,10 @@ void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, sc
     hidden_copy.store(h, j, n);
     if constexpr (SaveForBackward) {
       store(c, cell_saved + j, n);
-      store(i, gates + j, n);
-      store(f, gates + H + j, n);
-      store(g, gates + 2 * H + j, n);
-      store(o, gates + 3 * H + j, n);
+      saved.store(i, j, n);
+      saved.store(f, H + j, n);
+      saved.store(g, 2 * H + j, n);
+      saved.store(o, 3 * H + j, n);
     }
   }
 }
@@ -60,7 +60,7 @@ void forward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* bias, sc
 // the incoming dh (+ dy when not null) and dc, writes dG and replaces dc by dc_{t-1}. With
 // `projection_in` not null it also stores r_t = o ⊙ tanh(c_t), the projection's input.
 template <typename scalar_t>
-void backward_row(int64_t H, int64_t begin, int64_t end, const scalar_t* gates,
+void backward_row(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates,
                   const scalar_t* cell, const scalar_t* cell_previous,
                   const scalar_t* grad_hidden, const scalar_t* grad_output, scalar_t* grad_cell,
                   scalar_t* grad_gates, scalar_t* projection_in) {
@@ -131,13 +131,18 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
       }
       for (int64_t b = 0; b < batch; ++b) {
         scalar_t* cell_saved = SaveForBackward ? args.cells + (row0 + b) * H : nullptr;
+        // Where a training step saves the row's activated gates: in place, or the bfloat16 row.
+        const OutputRows<scalar_t> saved =
+            args.saved_gates_bf16 != nullptr
+                ? OutputRows<scalar_t>{nullptr, args.saved_gates_bf16 + (row0 + b) * G, G}
+                : OutputRows<scalar_t>{gates + b * G, nullptr, G};
         if (P > 0) {
           forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
-                                       gates + b * G, args.c_state + b * H, cell_saved,
+                                       gates + b * G, saved, args.c_state + b * H, cell_saved,
                                        args.projection_in + b * H, OutputRows<scalar_t>{});
         } else {
           forward_row<SaveForBackward>(H, units.begin, units.end, args.weights.bias,
-                                       gates + b * G, args.c_state + b * H, cell_saved,
+                                       gates + b * G, saved, args.c_state + b * H, cell_saved,
                                        args.h_state + b * R, out.row(row0 + b));
         }
       }
@@ -328,7 +333,8 @@ template <typename scalar_t>
 void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t count) {
   const bool save = directions[0].cells != nullptr;
   for (int64_t d = 0; d < count; ++d) {
-    check_gate_rows(directions[d].gates_rows, directions[d].sequence, save);
+    check_gate_rows(directions[d].gates_rows, directions[d].sequence,
+                    save && directions[d].saved_gates_bf16 == nullptr);
   }
   const TeamPlan plan = plan_for(directions[0]);
   run_directions(

@@ -73,10 +73,15 @@ struct LstmForwardArgs {
   scalar_t* c_state = nullptr;   // [B, H]: holds c_0 on entry, c_n on return
 
   // [gates_rows, 4H]: the gate pre-activations of a chunk of steps. Training gives it all N rows,
-  // and it returns the activated gates i, f, g, o of every row, which backward reads.
+  // and it returns the activated gates i, f, g, o of every row, which backward reads (unless
+  // saved_gates_bf16 takes them).
   scalar_t* gates = nullptr;
   int64_t gates_rows = 0;
   scalar_t* cells = nullptr;        // [N, H], training only (else nullptr): c_t of every row
+  // Training in a bfloat16 call (float kernels): the activated gates rounded into these [N, 4H]
+  // rows instead, the activations a bfloat16 call saves; `gates` then holds a chunk of steps, as
+  // in inference. The cells stay float32: c is the state the step adds to.
+  c10::BFloat16* saved_gates_bf16 = nullptr;
   scalar_t* projection_in = nullptr;  // [B, H] scratch for r_t, only with a projection
 };
 
@@ -96,7 +101,7 @@ struct LstmBackwardArgs {
   int64_t output_stride = 0;
   const scalar_t* h0 = nullptr;     // [B, R]
   const scalar_t* c0 = nullptr;     // [B, H]
-  const scalar_t* gates = nullptr;  // [N, 4H], activated
+  Operand<scalar_t> gates;  // [N, 4H], activated (bfloat16 in a bfloat16 call, read widened)
   const scalar_t* cells = nullptr;  // [N, H]
 
   // Incoming gradients; grad_output may be empty (no gradient reaches the outputs), and is in

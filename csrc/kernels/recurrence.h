@@ -24,6 +24,7 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -238,6 +239,20 @@ inline PreviousRows previous_rows(const SequenceLayout& seq, int64_t t, bool rev
     return {};
   }
   return {step, std::min(seq.batch_size(t), seq.batch_size(step))};
+}
+
+// `count` ≤ Vec::size() lanes of an operand as the kernels' type: bfloat16 storage (the
+// activations a bfloat16 call saved) widened exactly, else as `load` reads them.
+template <typename scalar_t>
+inline Vec<scalar_t> load(const Operand<scalar_t>& from, int64_t count) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    if (from.is_bfloat16()) {
+      using Half = at::vec::Vectorized<c10::BFloat16>;
+      const Half values = Half::loadu(from.bfloat16_values(), static_cast<int16_t>(count));
+      return std::get<0>(at::vec::convert_bfloat16_float(values));
+    }
+  }
+  return CPU_CAPABILITY::load(from.values(), count);
 }
 
 // Columns [begin, end) of a row as float: the row itself, or (bfloat16 storage) its values
@@ -569,12 +584,13 @@ void run_backward_rounds(const Args* directions, int64_t count, const char* cell
 }
 
 // The gate scratch of a forward call: the rows of at least one step (the widest, the first), and
-// every row of the sequence when the call trains (backward reads the gates of every step).
-inline void check_gate_rows(int64_t gates_rows, const SequenceLayout& seq, bool training) {
-  const int64_t needed = training ? seq.rows : std::min(seq.rows, seq.batch);
+// every row of the sequence when the call saves the activated gates in it (training, except
+// where a bfloat16 call saves them in bfloat16 rows of their own): backward reads every step's.
+inline void check_gate_rows(int64_t gates_rows, const SequenceLayout& seq, bool saves_gates) {
+  const int64_t needed = saves_gates ? seq.rows : std::min(seq.rows, seq.batch);
   TORCH_CHECK(gates_rows >= needed, "torch_ext: the gate workspace has ", gates_rows,
-              " rows; a ", training ? "training" : "inference", " call over ", seq.rows,
-              " rows (", seq.batch, " per step at most) needs ", needed);
+              " rows; a call over ", seq.rows, " rows (", seq.batch, " per step at most) that ",
+              saves_gates ? "saves its gates there" : "saves none", " needs ", needed);
 }
 
 // The input projection x·W_ihᵀ of a thread's own units, computed by that thread chunk by chunk as

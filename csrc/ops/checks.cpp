@@ -55,8 +55,13 @@ void check_like(const char* op, const char* name, const at::Tensor& tensor,
 
 void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
                      const at::Tensor& input, const std::vector<c10::SymInt>& expected) {
+  check_workspace(op, name, tensor, input, expected, compute_type(input.scalar_type()));
+}
+
+void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
+                     const at::Tensor& input, const std::vector<c10::SymInt>& expected,
+                     at::ScalarType dtype) {
   TORCH_CHECK(tensor.defined(), op, ": expected ", name, " to be a tensor, got None");
-  const at::ScalarType dtype = compute_type(input.scalar_type());
   TORCH_CHECK(tensor.scalar_type() == dtype, op, ": expected ", name, " to be ", dtype,
               " (what the forward saved for input of ", input.scalar_type(), "), got ",
               tensor.scalar_type());

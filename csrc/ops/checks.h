@@ -33,6 +33,11 @@ void check_like(const char* op, const char* name, const at::Tensor& tensor,
 void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
                      const at::Tensor& input, const std::vector<c10::SymInt>& expected);
 
+// ... saved in `dtype` (the call's own type: ops/precision.h saved_options).
+void check_workspace(const char* op, const char* name, const at::Tensor& tensor,
+                     const at::Tensor& input, const std::vector<c10::SymInt>& expected,
+                     at::ScalarType dtype);
+
 // A PackedSequence's batch_sizes tensor is 1-D int64, on the CPU or (fake tensors) on the device
 // of input: what a Meta kernel can check without reading the values.
 void check_batch_sizes_tensor(const char* op, const at::Tensor& batch_sizes,

@@ -67,7 +67,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
         gru_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(params),
                                    has_biases, bidirectional, reset_after, training,
                                    bf16_call_products());
-    return {narrow_to(output, dtype), narrow_to(hy, dtype), gates, hidden_n};
+    // The activations saved in the call's type (saved_options), as the kernels round them in.
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(gates, dtype),
+            narrow_to(hidden_n, dtype)};
   }
   // Where the products are bfloat16 ones, a bfloat16 call's input and weights stay in bfloat16.
   const kernels::Products products = call_products(input, widened_products);
@@ -86,10 +88,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   at::Tensor output =
       at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, H}, options);
-  const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
+  // Training saves r, z, n (and gh_n) in the call's type: in place of gi in float32 and float64;
+  // a bfloat16 call rounds them into bfloat16 rows of their own, gi then taking a chunk of steps.
+  const auto saved = saved_options(input);
+  const bool saves_bf16 = training && needs_widening(input);
+  const int64_t gates_rows = training && !saves_bf16 ? N : inference_gate_rows(N, B);
   at::Tensor gates = at::empty({D, gates_rows, G}, options);
+  at::Tensor saved_gates = saves_bf16 ? at::empty({D, N, G}, saved) : at::empty({0}, saved);
   at::Tensor hidden_n =
-      training && reset_after ? at::empty({D, N, H}, options) : at::empty({0}, options);
+      training && reset_after ? at::empty({D, N, H}, saved) : at::empty({0}, saved);
   at::Tensor step_gates = at::empty({D, B, G}, options);
   at::Tensor reset_state = reset_after ? at::empty({0}, options) : at::empty({D, B, H}, options);
 
@@ -114,10 +121,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.h_state = hy.mutable_data_ptr<scalar_t>() + direction * B * H;
       args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * G;
       args.gates_rows = gates_rows;
-      args.hidden_n = training && reset_after
-                          ? hidden_n.mutable_data_ptr<scalar_t>() + direction * N * H
-                          : nullptr;
+      args.hidden_n = kernel_result<scalar_t>(hidden_n, direction * N * H);
       args.training = training;
+      args.saved_gates_bf16 = bfloat16_result(saved_gates, direction * N * G);
+      args.hidden_n_bf16 = bfloat16_result(hidden_n, direction * N * H);
       args.step_gates = step_gates.mutable_data_ptr<scalar_t>() + direction * B * G;
       args.reset_state =
           reset_after ? nullptr : reset_state.mutable_data_ptr<scalar_t>() + direction * B * H;
@@ -125,7 +132,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
     kernels::gru_layer_forward(directions.data(), D);
   });
   if (!training) {
-    gates = at::empty({0}, options);
+    gates = at::empty({0}, saved);
+  } else if (saves_bf16) {
+    gates = saved_gates;
   }
   // The output is in the call's type already (output_options).
   return {output, narrow_to(hy, dtype), gates, hidden_n};
@@ -160,9 +169,11 @@ void check_gru_backward_args(const char* op, const LayerShape& shape, const at::
   const std::vector<c10::SymInt> out_sizes = layer_output_sizes(input, shape);
   check_like(op, "output", output, "input", input);
   check_sizes(op, "output", output, out_sizes);
-  check_workspace(op, "gates", gates, input, {D, shape.rows, shape.hidden_size * kGruGates});
+  const at::ScalarType saved = saved_options(input).dtype().toScalarType();
+  check_workspace(op, "gates", gates, input, {D, shape.rows, shape.hidden_size * kGruGates},
+                  saved);
   if (reset_after) {
-    check_workspace(op, "hidden_n", hidden_n, input, {D, shape.rows, shape.hidden_size});
+    check_workspace(op, "hidden_n", hidden_n, input, {D, shape.rows, shape.hidden_size}, saved);
   }
   if (grad_output.has_value() && grad_output->defined()) {
     check_like(op, "grad_output", *grad_output, "input", input);
@@ -190,8 +201,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   if (widens_call(input)) {
     auto [grad_input, grad_hx, grad_params] = gru_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(input), batch_sizes, widen(hx), widen(params),
-        has_biases, bidirectional, reset_after, widen(output), gates, hidden_n, need_grad_input,
-        bf16_call_products());
+        has_biases, bidirectional, reset_after, widen(output), widen(gates), widen(hidden_n),
+        need_grad_input, bf16_call_products());
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype),
             narrow_to(grad_params, dtype)};
   }
@@ -214,6 +225,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   const at::Tensor x = input.contiguous();
   const at::Tensor h0 = widen(hx).contiguous();
   const at::Tensor y = output.contiguous();
+  // The saved activations: bfloat16 in a bfloat16 call, read widened by the pointwise passes.
   const at::Tensor saved_gates = gates.contiguous();
   const at::Tensor saved_hidden_n = reset_after ? hidden_n.contiguous() : empty();
   const GradientRows dy = gradient_rows(grad_output, D * H);
@@ -260,9 +272,9 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.output = operand<scalar_t>(y) + direction * H;
       args.output_stride = D * H;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
+      args.gates = operand<scalar_t>(saved_gates) + direction * N * G;
       args.hidden_n =
-          reset_after ? saved_hidden_n.const_data_ptr<scalar_t>() + direction * N * H : nullptr;
+          reset_after ? operand<scalar_t>(saved_hidden_n) + direction * N * H : nullptr;
       args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * H : nullptr;
       args.grad_output_stride = dy.row_stride;
       args.grad_h_state = grad_hx.mutable_data_ptr<scalar_t>() + direction * B * H;
@@ -324,13 +336,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_met
   const c10::SymInt D = shape.layout.directions;
   at::Tensor output = at::empty_symint(layer_output_sizes(input, shape), options);
   at::Tensor hy = at::empty_symint(hx.sym_sizes(), options);
-  const auto workspace = compute_options(input);
+  const auto saved = saved_options(input);
   at::Tensor gates = training ? at::empty_symint({D, shape.rows, shape.hidden_size * kGruGates},
-                                                 workspace)
-                              : at::empty({0}, workspace);
+                                                 saved)
+                              : at::empty({0}, saved);
   at::Tensor hidden_n = training && reset_after
-                            ? at::empty_symint({D, shape.rows, shape.hidden_size}, workspace)
-                            : at::empty({0}, workspace);
+                            ? at::empty_symint({D, shape.rows, shape.hidden_size}, saved)
+                            : at::empty({0}, saved);
   return {output, hy, gates, hidden_n};
 }
 

@@ -54,7 +54,8 @@ kernels::LstmSizes kernel_sizes(const LayerShape& shape) {
   return sizes;
 }
 
-// The layer's forward on the CPU; saves gates and cells (in the kernels' type) when `training`.
+// The layer's forward on the CPU; saves gates (in the call's type: saved_options) and cells (in
+// the kernels' type) when `training`.
 // A bfloat16 call keeps its input and weights in bfloat16 where the products are bfloat16 ones,
 // else widens them.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_layer_forward_cpu_impl(
@@ -70,7 +71,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
         lstm_layer_forward_cpu_impl(op, widen(input), batch_sizes, widen(hx), widen(cx),
                                     widen(params), has_biases, bidirectional, training,
                                     bf16_call_products());
-    return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
+    return {narrow_to(output, dtype), narrow_to(hy, dtype), narrow_to(cy, dtype),
+            narrow_to(gates, dtype), cells};
   }
   const kernels::Products products = call_products(input, widened_products);
   const kernels::LstmSizes sizes = kernel_sizes(shape);
@@ -90,10 +92,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, R}, options);
   at::Tensor cy = needs_widening(cx) ? widen(cx).contiguous() : cx.clone(at::MemoryFormat::Contiguous);
-  // The directions run at once: each has its own workspaces. Training saves every row's gates;
-  // inference needs a chunk of steps at a time.
-  const int64_t gates_rows = training ? N : inference_gate_rows(N, B);
+  // The directions run at once: each has its own workspaces. Training saves every row's gates,
+  // in place of their pre-activations in float32 and float64; a bfloat16 call rounds them into
+  // bfloat16 rows of their own, the pre-activations then taking a chunk of steps at a time, as
+  // in inference.
+  const bool saves_bf16 = training && needs_widening(input);
+  const int64_t gates_rows = training && !saves_bf16 ? N : inference_gate_rows(N, B);
   at::Tensor gates = at::empty({D, gates_rows, G}, options);
+  at::Tensor saved_gates =
+      saves_bf16 ? at::empty({D, N, G}, saved_options(input)) : at::empty({0}, options);
   at::Tensor cells = training ? at::empty({D, N, H}, options) : at::empty({0}, options);
   at::Tensor projection_in =
       shape.layout.projected ? at::empty({D, B, H}, options) : at::empty({0}, options);
@@ -121,6 +128,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * G;
       args.gates_rows = gates_rows;
       args.cells = training ? cells.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
+      args.saved_gates_bf16 = bfloat16_result(saved_gates, direction * N * G);
       args.projection_in = shape.layout.projected
                                ? projection_in.mutable_data_ptr<scalar_t>() + direction * B * H
                                : nullptr;
@@ -129,6 +137,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   });
   if (!training) {
     gates = at::empty({0}, options);
+  } else if (saves_bf16) {
+    gates = saved_gates;
   }
   // The output is in the call's type already (output_options).
   return {output, narrow_to(hy, dtype), narrow_to(cy, dtype), gates, cells};
@@ -162,7 +172,8 @@ void check_lstm_backward_args(const char* op, const LayerShape& shape,
   const std::vector<c10::SymInt> out_sizes = layer_output_sizes(input, shape);
   check_like(op, "output", output, "input", input);
   check_sizes(op, "output", output, out_sizes);
-  check_workspace(op, "gates", gates, input, {D, rows, shape.hidden_size * kLstmGates});
+  check_workspace(op, "gates", gates, input, {D, rows, shape.hidden_size * kLstmGates},
+                  saved_options(input).dtype().toScalarType());
   check_workspace(op, "cells", cells, input, {D, rows, shape.hidden_size});
   if (grad_output.has_value() && grad_output->defined()) {
     check_like(op, "grad_output", *grad_output, "input", input);
@@ -194,7 +205,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   if (widens_call(input)) {
     auto [grad_input, grad_hx, grad_cx, grad_params] = lstm_layer_backward_cpu_impl(
         widen(grad_output), widen(grad_hy), widen(grad_cy), widen(input), batch_sizes, widen(hx),
-        widen(cx), widen(params), has_biases, bidirectional, widen(output), gates, cells,
+        widen(cx), widen(params), has_biases, bidirectional, widen(output), widen(gates), cells,
         need_grad_input, bf16_call_products());
     return {narrow_to(grad_input, dtype), narrow_to(grad_hx, dtype), narrow_to(grad_cx, dtype),
             narrow_to(grad_params, dtype)};
@@ -263,7 +274,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.output_stride = D * R;
       args.h0 = h0.const_data_ptr<scalar_t>() + direction * B * R;
       args.c0 = c0.const_data_ptr<scalar_t>() + direction * B * H;
-      args.gates = saved_gates.const_data_ptr<scalar_t>() + direction * N * G;
+      args.gates = operand<scalar_t>(saved_gates) + direction * N * G;
       args.cells = saved_cells.const_data_ptr<scalar_t>() + direction * N * H;
       args.grad_output = dy.defined() ? operand<scalar_t>(dy.values) + direction * R : nullptr;
       args.grad_output_stride = dy.row_stride;
@@ -349,7 +360,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   }
   const auto workspace = compute_options(input);
   at::Tensor gates =
-      at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, workspace);
+      at::empty_symint({D, shape.rows, shape.hidden_size * kLstmGates}, saved_options(input));
   at::Tensor cells = at::empty_symint({D, shape.rows, shape.hidden_size}, workspace);
   return {output, hy, cy, gates, cells};
 }

@@ -131,6 +131,15 @@ inline c10::BFloat16* bfloat16_result(at::Tensor& tensor, int64_t offset = 0) {
              : nullptr;
 }
 
+// Options of the activations a GRU or LSTM layer's forward saves for its backward (the GRU's
+// r, z, n and gh_n, the LSTM's gates): the call's own type. A bfloat16 call saves them in
+// bfloat16, as torch.nn's bfloat16 layers do, which halves them: the kernels compute each value
+// in float and round it as they write it (kernels/recurrence.h OutputRows), and the widening path
+// narrows its float32 ones to the same values.
+inline at::TensorOptions saved_options(const at::Tensor& input) {
+  return input.options();
+}
+
 // A float32 result back in the caller's type.
 inline at::Tensor narrow_to(const at::Tensor& tensor, at::ScalarType dtype) {
   return tensor.defined() && tensor.scalar_type() != dtype ? tensor.to(dtype) : tensor;

@@ -107,13 +107,41 @@ def test_mixed_dtypes_are_refused():
         fn(*[t.bfloat16() for t in inputs], *params)
 
 
-def test_saved_workspaces_stay_float32():
-    params = [p.bfloat16() for p in _weights(4, 1, 1)]
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_reset_before"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_bfloat16_calls_save_their_gates_in_bfloat16(cell, bidirectional, monkeypatch):
+    """A bfloat16 training forward saves its activations in bfloat16, as torch.nn's bfloat16
+    layers do: the LSTM's gates (its cells stay float32: c is the state each step adds to), the
+    GRU's r, z, n and gh_n. They are the float values the kernels compute, rounded as they are
+    written: bitwise the narrowed float32 activations of the widening path, close to a float32
+    call's on the same values; the Meta kernel agrees (opcheck)."""
+    torch.manual_seed(9)
+    D = 2 if bidirectional else 1
+    params = [p.bfloat16() for p in _weights(4 if cell == "lstm" else 3, 1, D)]
     x = torch.randn(T, B, I).bfloat16()
-    h = torch.zeros(1, B, H).bfloat16()
-    output, hy, cy, gates, cells = ops._lstm_layer_forward(x, None, h, h, params, True, False)
-    assert (output.dtype, hy.dtype, cy.dtype) == (torch.bfloat16,) * 3
-    assert (gates.dtype, cells.dtype) == (torch.float32,) * 2
+    h = (0.5 * torch.randn(D, B, H)).bfloat16()
+    if cell == "lstm":
+        op, args = ops._lstm_layer_forward.default, (x, None, h, h, params, True, bidirectional)
+    else:
+        op, args = ops._gru_layer_forward.default, (x, None, h, params, True, bidirectional, cell == "gru")
+    saved = op(*args)[-2:]
+    if cell == "lstm":
+        assert (saved[0].dtype, saved[1].dtype) == (torch.bfloat16, torch.float32)
+        assert saved[0].shape == (D, T * B, 4 * H)
+    else:
+        assert all(t.dtype == torch.bfloat16 for t in saved)
+        assert saved[0].shape == (D, T * B, 3 * H)
+        assert saved[1].shape == ((D, T * B, H) if cell == "gru" else (0,))
+    widened_args = tuple(a.float() if isinstance(a, Tensor) else [p.float() for p in a] if isinstance(a, list) else a for a in args)
+    in_float32 = op(*widened_args)[-2:]
+    for a, e in zip(saved, in_float32):
+        torch.testing.assert_close(a.float(), e, atol=2e-2, rtol=2e-2)
+    if _bf16_products():
+        monkeypatch.setenv("TORCH_EXT_BF16_OPERANDS", "widen")
+        for a, e in zip(saved, op(*args)[-2:]):
+            assert a.dtype == e.dtype and torch.equal(a, e)
+        monkeypatch.delenv("TORCH_EXT_BF16_OPERANDS")
+    opcheck(op, args)
 
 
 @pytest.mark.parametrize("op", ["lstm_layer", "gru_layer", "rnn_layer", "layer_norm_lstm_layer", "layer_norm_gru_layer", "layer_norm"])
