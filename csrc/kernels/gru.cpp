@@ -105,7 +105,8 @@ template <typename scalar_t>
 void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates,
                               Operand<scalar_t> hidden_n, const scalar_t* h_previous,
                               scalar_t* grad_hidden, const scalar_t* grad_output,
-                              scalar_t* grad_gates, scalar_t* grad_input_n) {
+                              const OutputRows<scalar_t>& grad_gates,
+                              const OutputRows<scalar_t>& grad_input_n) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   for (int64_t j = begin; j < end; j += V::size()) {
@@ -120,10 +121,10 @@ void backward_row_reset_after(int64_t H, int64_t begin, int64_t end, Operand<sca
     const V dn = dh * (one - z) * (one - n * n);
     const V dr = dn * load(hidden_n + j, c) * r * (one - r);
     const V dz = dh * (load(h_previous + j, c) - n) * z * (one - z);
-    store(dr, grad_gates + j, c);
-    store(dz, grad_gates + H + j, c);
-    store(dn * r, grad_gates + 2 * H + j, c);
-    store(dn, grad_input_n + j, c);
+    grad_gates.store(dr, j, c);
+    grad_gates.store(dz, H + j, c);
+    grad_gates.store(dn * r, 2 * H + j, c);
+    grad_input_n.store(dn, j, c);
     store(dh * z, grad_hidden + j, c);
   }
 }
@@ -134,7 +135,8 @@ template <typename scalar_t>
 void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
                                      Operand<scalar_t> gates, const scalar_t* h_previous,
                                      scalar_t* grad_hidden, const scalar_t* grad_output,
-                                     scalar_t* grad_gates, scalar_t* reset_state) {
+                                     const OutputRows<scalar_t>& grad_gates,
+                                     scalar_t* reset_state) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   for (int64_t j = begin; j < end; j += V::size()) {
@@ -147,8 +149,8 @@ void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
     if (grad_output != nullptr) {
       dh = dh + load(grad_output + j, c);
     }
-    store(dh * (h_prev - n) * z * (one - z), grad_gates + H + j, c);
-    store(dh * (one - z) * (one - n * n), grad_gates + 2 * H + j, c);
+    grad_gates.store(dh * (h_prev - n) * z * (one - z), H + j, c);
+    grad_gates.store(dh * (one - z) * (one - n * n), 2 * H + j, c);
     store(dh * z, grad_hidden + j, c);
     store(r * h_prev, reset_state + j, c);
   }
@@ -159,14 +161,15 @@ void backward_row_gates_reset_before(int64_t H, int64_t begin, int64_t end,
 template <typename scalar_t>
 void backward_row_reset_reset_before(int64_t begin, int64_t end, Operand<scalar_t> gates,
                                      const scalar_t* h_previous, const scalar_t* grad_reset_state,
-                                     scalar_t* grad_hidden, scalar_t* grad_gates) {
+                                     scalar_t* grad_hidden,
+                                     const OutputRows<scalar_t>& grad_gates) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
     const V r = load(gates + j, c);
     const V d_reset = load(grad_reset_state + j, c);
-    store(d_reset * load(h_previous + j, c) * r * (one - r), grad_gates + j, c);
+    grad_gates.store(d_reset * load(h_previous + j, c) * r * (one - r), j, c);
     store(load(grad_hidden + j, c) + d_reset * r, grad_hidden + j, c);
   }
 }
@@ -278,6 +281,8 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
     w_rz.pack(0, units.begin, units.end);
   }
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  const OutputRows<scalar_t> grad_rows{args.grad_gates, args.grad_gates_bf16, G};
+  const OutputRows<scalar_t> grad_input_n_rows{args.grad_input_n, args.grad_input_n_bf16, H};
 
   // Back through the window's steps; the workspaces hold its rows from workspace_first_row.
   const StepWindow& window = args.window;
@@ -297,37 +302,39 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
       return states.previous_float(seq, t, b, args.reverse, units.begin, units.end,
                                    args.state_rows);
     };
-    scalar_t* grad_gates = args.grad_gates + work_row0 * G;
+    // This step's rows of the gradient workspaces, and the products' view of them.
+    const OutputRows<scalar_t> grad_gates = grad_rows.row(work_row0);
+    const Operand<scalar_t> step_grad_gates = grad_gates.operand();
 
     if (reset_after) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         const int64_t row = row0 + b;
         backward_row_reset_after(H, units.begin, units.end, args.gates + row * G,
                                  args.hidden_n + row * H, h_previous(b),
-                                 args.grad_h_state + b * H, dy(b), grad_gates + b * G,
-                                 args.grad_input_n + (work_row0 + b) * H);
+                                 args.grad_h_state + b * H, dy(b), grad_gates.row(b),
+                                 grad_input_n_rows.row(work_row0 + b));
       }
       team.sync();  // ∂gh_t complete
-      w_all.multiply(batch, grad_gates, G, 0, units.begin, units.end,
+      w_all.multiply(batch, step_grad_gates, G, 0, units.begin, units.end,
                      args.grad_h_state + units.begin, H, /*accumulate=*/true);
     } else {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         const int64_t row = row0 + b;
         backward_row_gates_reset_before(H, units.begin, units.end, args.gates + row * G,
                                         h_previous(b), args.grad_h_state + b * H, dy(b),
-                                        grad_gates + b * G,
+                                        grad_gates.row(b),
                                         args.reset_state + (work_row0 + b) * H);
       }
       team.sync();  // dn_t complete
-      w_n.multiply(batch, grad_gates + 2 * H, G, 0, units.begin, units.end,
+      w_n.multiply(batch, step_grad_gates + 2 * H, G, 0, units.begin, units.end,
                    args.grad_reset_state + units.begin, H, /*accumulate=*/false);
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         backward_row_reset_reset_before(units.begin, units.end, args.gates + (row0 + b) * G,
                                         h_previous(b), args.grad_reset_state + b * H,
-                                        args.grad_h_state + b * H, grad_gates + b * G);
+                                        args.grad_h_state + b * H, grad_gates.row(b));
       }
       team.sync();  // dr_t complete
-      w_rz.multiply(batch, grad_gates, G, 0, units.begin, units.end,
+      w_rz.multiply(batch, step_grad_gates, G, 0, units.begin, units.end,
                     args.grad_h_state + units.begin, H, /*accumulate=*/true);
     }
   }
@@ -347,45 +354,50 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
   const Operand<scalar_t> input = args.input + row0 * args.input_stride;
   const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
+  // The window's gradient rows, float or bfloat16 (GruBackwardArgs).
+  const Operand<scalar_t> grad_gates =
+      OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, G}.operand();
+  const Operand<scalar_t> grad_input_n =
+      OutputRows<scalar_t>{args.grad_input_n, args.grad_input_n_bf16, H}.operand();
 
   if (args.sizes.reset_after) {
     // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
     write_input_gradient(args, row0, N, I,
                          [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                           sequence_gemm(count, I, 2 * H, args.grad_gates + first * G, G, w_ih, I,
+                           sequence_gemm(count, I, 2 * H, grad_gates + first * G, G, w_ih, I,
                                          1, out, ld, add, args.products);
-                           sequence_gemm(count, I, H, args.grad_input_n + first * H, H,
+                           sequence_gemm(count, I, H, grad_input_n + first * H, H,
                                          w_ih + 2 * H * I, I, 1, out, ld, /*accumulate=*/true,
                                          args.products);
                          });
-    gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), args.grad_gates, G,
+    gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), grad_gates, G,
          input, args.input_stride, beta, args.grad_w_ih, I);
-    gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_input_n, H,
+    gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), grad_input_n, H,
          input, args.input_stride, beta, args.grad_w_ih + 2 * H * I, I);
-    grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+    grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, G, args.previous_h,
                    args.grad_w_hh, /*accumulate=*/!first, args.products);
     if (args.grad_b_ih != nullptr) {
-      sum_rows(args.grad_gates, N, 2 * H, G, args.grad_b_ih, /*accumulate=*/!first);
-      sum_rows(args.grad_input_n, N, H, H, args.grad_b_ih + 2 * H, /*accumulate=*/!first);
-      sum_rows(args.grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
+      sum_rows(grad_gates, N, 2 * H, G, args.grad_b_ih, /*accumulate=*/!first);
+      sum_rows(grad_input_n, N, H, H, args.grad_b_ih + 2 * H, /*accumulate=*/!first);
+      sum_rows(grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
     }
     return;
   }
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
   write_input_gradient(args, row0, N, I,
                        [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, I, G, args.grad_gates + first * G, G, w_ih, I, 1,
+                         sequence_gemm(count, I, G, grad_gates + first * G, G, w_ih, I, 1,
                                        out, ld, add, args.products);
                        });
-  gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), args.grad_gates, G,
+  gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), grad_gates, G,
        input, args.input_stride, beta, args.grad_w_ih, I);
-  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, 2 * H,
+  grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, 2 * H,
                  args.previous_h, args.grad_w_hh, /*accumulate=*/!first, args.products);
-  gemm(args.products, Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), args.grad_gates + 2 * H,
+  gemm(args.products, Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), grad_gates + 2 * H,
        G, args.reset_state, H, beta, args.grad_w_hh + 2 * H * H, H);
   if (args.grad_b_ih != nullptr) {
-    sum_rows(args.grad_gates, N, G, G, args.grad_b_ih, /*accumulate=*/!first);
-    sum_rows(args.grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
+    sum_rows(grad_gates, N, G, G, args.grad_b_ih, /*accumulate=*/!first);
+    sum_rows(grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);
   }
 }
 

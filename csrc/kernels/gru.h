@@ -131,6 +131,10 @@ struct GruBackwardArgs {
   int64_t workspace_rows = 0;
   scalar_t* grad_gates = nullptr;  // [rows, 3H]: ∂gh (reset after) or ∂gi = ∂gh (reset before)
   scalar_t* grad_input_n = nullptr;  // [rows, H], reset-after form: ∂gi_n
+  // Or, with bfloat16 products, those two rounded into bfloat16 rows (the other null): every
+  // reader but the bias sums is a product, which rounds them to bfloat16 anyway.
+  c10::BFloat16* grad_gates_bf16 = nullptr;
+  c10::BFloat16* grad_input_n_bf16 = nullptr;
   scalar_t* previous_h = nullptr;    // [rows, H], packed sequences: each row's previous state
   scalar_t* reset_state = nullptr;   // [rows, H], reset-before form: r ⊙ h_{t-1} of each row
   scalar_t* grad_reset_state = nullptr;  // [B, H], reset-before form: d(r ⊙ h) of one step

@@ -63,7 +63,7 @@ template <typename scalar_t>
 void backward_row(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates,
                   const scalar_t* cell, const scalar_t* cell_previous,
                   const scalar_t* grad_hidden, const scalar_t* grad_output, scalar_t* grad_cell,
-                  scalar_t* grad_gates, scalar_t* projection_in) {
+                  const OutputRows<scalar_t>& grad_gates, scalar_t* projection_in) {
   using V = Vec<scalar_t>;
   const V one(scalar_t(1));
   for (int64_t j = begin; j < end; j += V::size()) {
@@ -79,10 +79,10 @@ void backward_row(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates
     }
     const V dc = load(grad_cell + j, n) + dh * o * (one - tanh_c * tanh_c);
     store(dc * f, grad_cell + j, n);
-    store(dc * g * i * (one - i), grad_gates + j, n);
-    store(dc * load(cell_previous + j, n) * f * (one - f), grad_gates + H + j, n);
-    store(dc * i * (one - g * g), grad_gates + 2 * H + j, n);
-    store(dh * tanh_c * o * (one - o), grad_gates + 3 * H + j, n);
+    grad_gates.store(dc * g * i * (one - i), j, n);
+    grad_gates.store(dc * load(cell_previous + j, n) * f * (one - f), H + j, n);
+    grad_gates.store(dc * i * (one - g * g), 2 * H + j, n);
+    grad_gates.store(dh * tanh_c * o * (one - o), 3 * H + j, n);
     if (projection_in != nullptr) {
       store(o * tanh_c, projection_in + j, n);
     }
@@ -188,13 +188,14 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
   // Back through the window's steps: the reverse of the order the forward pass took. The
   // workspaces hold the window's rows from args.workspace_first_row.
   const StepWindow& window = args.window;
+  const OutputRows<scalar_t> grad_rows{args.grad_gates, args.grad_gates_bf16, G};
   for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
     const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
     const int64_t work_row0 = row0 - args.workspace_first_row;
     const Operand<scalar_t> grad_output = args.grad_output + row0 * args.grad_output_stride;
-    scalar_t* grad_gates = args.grad_gates + work_row0 * G;
+    const OutputRows<scalar_t> grad_gates = grad_rows.row(work_row0);
 
     const auto cell_previous = [&](int64_t b) {
       const int64_t previous = seq.previous_step(t, b, args.reverse);
@@ -222,7 +223,7 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
         backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
                      cell_previous(b), args.grad_projection_in + b * H,
                      static_cast<const scalar_t*>(nullptr), args.grad_c_state + b * H,
-                     grad_gates + b * G, args.projection_in + (work_row0 + b) * H);
+                     grad_gates.row(b), args.projection_in + (work_row0 + b) * H);
       }
     } else {
       const scalar_t* dy_rows =
@@ -234,12 +235,12 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
             dy_rows != nullptr ? dy_rows + b * args.grad_output_stride : nullptr;
         backward_row(H, units.begin, units.end, args.gates + row * G, args.cells + row * H,
                      cell_previous(b), args.grad_h_state + b * R, dy, args.grad_c_state + b * H,
-                     grad_gates + b * G, static_cast<scalar_t*>(nullptr));
+                     grad_gates.row(b), static_cast<scalar_t*>(nullptr));
       }
     }
     team.sync();  // dG_t complete
     // dh_{t-1} = dG_t · W_hh for this thread's state columns: the next step reads only those.
-    w_hh.multiply(batch, grad_gates, G, 0, state_columns.begin, state_columns.end,
+    w_hh.multiply(batch, grad_gates.operand(), G, 0, state_columns.begin, state_columns.end,
                   args.grad_h_state + state_columns.begin, R, /*accumulate=*/false);
   }
 }
@@ -254,21 +255,24 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args, bool first) {
   const int64_t row0 = args.workspace_first_row;
   const int64_t rows = args.window.rows(seq);
   const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
+  // The window's dG rows, float or bfloat16 (LstmBackwardArgs).
+  const Operand<scalar_t> grad_gates =
+      OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, G}.operand();
   write_input_gradient(args, row0, rows, sizes.input_size,
                        [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, sizes.input_size, G, args.grad_gates + first * G, G,
+                         sequence_gemm(count, sizes.input_size, G, grad_gates + first * G, G,
                                        args.weights.w_ih, sizes.input_size, 1, out, ld, add,
                                        args.products);
                        });
   gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, rows, scalar_t(1),
-       args.grad_gates, G, args.input + row0 * args.input_stride, args.input_stride, beta,
+       grad_gates, G, args.input + row0 * args.input_stride, args.input_stride, beta,
        args.grad_w_ih, sizes.input_size);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0,
                                      sizes.state_size()};
-  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, G, G, args.previous_h,
+  grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, G, args.previous_h,
                  args.grad_w_hh, /*accumulate=*/!first, args.products);
   if (args.grad_bias != nullptr) {
-    sum_rows(args.grad_gates, rows, G, G, args.grad_bias, /*accumulate=*/!first);
+    sum_rows(grad_gates, rows, G, G, args.grad_bias, /*accumulate=*/!first);
   }
   if (sizes.proj_size > 0) {
     gemm(args.products, Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, rows,

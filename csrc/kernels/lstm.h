@@ -130,6 +130,9 @@ struct LstmBackwardArgs {
   int64_t window_steps = 0;
   int64_t workspace_rows = 0;
   scalar_t* grad_gates = nullptr;    // [workspace_rows, 4H]: dG of the window's rows
+  // Or, with bfloat16 products, dG rounded into bfloat16 rows (grad_gates null): every reader but
+  // the bias sum is a product, which rounds it to bfloat16 anyway.
+  c10::BFloat16* grad_gates_bf16 = nullptr;
   scalar_t* previous_h = nullptr;    // [workspace_rows, R], used when the sequence is packed
   scalar_t* grad_h_rows = nullptr;   // [workspace_rows, P], only with a projection: dh_t
   scalar_t* projection_in = nullptr;  // [workspace_rows, H], only with a projection: r_t

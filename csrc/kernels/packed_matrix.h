@@ -233,7 +233,7 @@ class PackedMatrix {
 // take blocks of rows, each block multiplied by every panel while it stays in cache. Small
 // products and double go to BLAS.
 template <typename scalar_t>
-void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t lda,
+void sequence_gemm(int64_t m, int64_t n, int64_t k, OperandOf<scalar_t> a, int64_t lda,
                    OperandOf<scalar_t> source, int64_t stride_k, int64_t stride_n, scalar_t* c,
                    int64_t ldc, bool accumulate, Products products = Products::Native) {
   constexpr int64_t kRowBlock = 128;
@@ -243,7 +243,7 @@ void sequence_gemm(int64_t m, int64_t n, int64_t k, const scalar_t* a, int64_t l
   if (products == Products::BFloat16 || !PackedMatrix<scalar_t>::kPacked ||
       2 * m * n * k < kMinPackedFlops || k == 0) {
     gemm(products, Transpose::No, row_major ? Transpose::No : Transpose::Yes, m, n, k,
-         scalar_t(1), Operand<scalar_t>(a), lda, source, row_major ? stride_k : stride_n,
+         scalar_t(1), a, lda, source, row_major ? stride_k : stride_n,
          accumulate ? scalar_t(1) : scalar_t(0), c, ldc);
     return;
   }

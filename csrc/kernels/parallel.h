@@ -30,9 +30,9 @@ void for_each_row_block(int64_t rows, int64_t values_per_row, const Fn& fn) {
 // added to out: the rounding error grows with kRowBlock + rows / kRowBlock rather than with rows
 // (a bias gradient sums every row of a sequence; summed row by row, an LSTM's was 2–3× less
 // accurate than ATen's sum of the same rows). The order is fixed, so results do not depend on
-// the thread count.
-template <typename scalar_t>
-void sum_rows(const scalar_t* matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
+// the thread count. The matrix may hold another type than out (bfloat16 rows summed in float).
+template <typename scalar_t, typename element_t>
+void sum_rows(const element_t* matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
               bool accumulate = false) {
   constexpr int64_t kColumnsPerTask = 256;
   constexpr int64_t kRowBlock = 32;
@@ -44,7 +44,7 @@ void sum_rows(const scalar_t* matrix, int64_t rows, int64_t cols, int64_t ld, sc
                      std::vector<scalar_t> block(static_cast<size_t>(col_end - col_begin));
                      for (int64_t first = 0; first < rows; first += kRowBlock) {
                        const int64_t last = std::min(rows, first + kRowBlock);
-                       const scalar_t* source = matrix + first * ld + col_begin;
+                       const element_t* source = matrix + first * ld + col_begin;
                        std::copy(source, source + (col_end - col_begin), block.begin());
                        for (int64_t row = first + 1; row < last; ++row) {
                          source = matrix + row * ld + col_begin;

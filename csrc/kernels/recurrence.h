@@ -309,6 +309,18 @@ struct StateSource {
   }
 };
 
+// out[j] (+)= Σ_rows matrix[row][j] (parallel.h sum_rows) of rows in either storage: a bfloat16
+// call's gradient rows are bfloat16 (GradientRows below), summed in float.
+template <typename scalar_t>
+void sum_rows(Operand<scalar_t> matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
+              bool accumulate) {
+  if (matrix.is_bfloat16()) {
+    sum_rows(matrix.bfloat16_values(), rows, cols, ld, out, accumulate);
+  } else {
+    sum_rows(matrix.values(), rows, cols, ld, out, accumulate);
+  }
+}
+
 // Where a forward writes its output rows (h_t, or the LSTM's projected r_t): in the kernels' type,
 // or, in a bfloat16 call (float kernels), rounded into bfloat16 storage. The next steps' products
 // read the output rounded to bfloat16 anyway, and what else a step reads of h_{t-1} comes from the
@@ -408,7 +420,7 @@ void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const Sequenc
 // [rows, R]) first; unpacked ones read the output rows in place.
 template <typename scalar_t>
 void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool reverse,
-                    const StateSource<scalar_t>& states, const scalar_t* grad_gates,
+                    const StateSource<scalar_t>& states, OperandOf<scalar_t> grad_gates,
                     int64_t grad_stride, int64_t gate_rows, scalar_t* gather, scalar_t* grad_w_hh,
                     bool accumulate, Products products = Products::Native) {
   const int64_t R = states.state_size;
@@ -456,7 +468,7 @@ void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool re
 // ∂L/∂W_hh over the whole sequence: grad_gates and gather hold every row.
 template <typename scalar_t>
 void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<scalar_t>& states,
-                    const scalar_t* grad_gates, int64_t grad_stride, int64_t gate_rows,
+                    OperandOf<scalar_t> grad_gates, int64_t grad_stride, int64_t gate_rows,
                     scalar_t* gather, scalar_t* grad_w_hh, bool accumulate,
                     Products products = Products::Native) {
   grad_weight_hh(seq, StepWindow{0, seq.steps}, reverse, states, grad_gates, grad_stride,

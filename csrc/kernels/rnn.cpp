@@ -54,7 +54,7 @@ void forward_row(int64_t begin, int64_t end, const scalar_t* bias, const scalar_
 
 template <RnnNonlinearity Act, typename scalar_t>
 void backward_row(int64_t begin, int64_t end, const scalar_t* h, const scalar_t* grad_hidden,
-                  const scalar_t* grad_output, scalar_t* grad_gates) {
+                  const scalar_t* grad_output, const OutputRows<scalar_t>& grad_gates) {
   using V = Vec<scalar_t>;
   for (int64_t j = begin; j < end; j += V::size()) {
     const int64_t c = std::min<int64_t>(V::size(), end - j);
@@ -62,7 +62,7 @@ void backward_row(int64_t begin, int64_t end, const scalar_t* h, const scalar_t*
     if (grad_output != nullptr) {
       dh = dh + load(grad_output + j, c);
     }
-    store(dh * derivative_from_output<Act>(load(h + j, c)), grad_gates + j, c);
+    grad_gates.store(dh * derivative_from_output<Act>(load(h + j, c)), j, c);
   }
 }
 
@@ -105,11 +105,12 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
 
   // Back through the window's steps; the workspace holds its rows from workspace_first_row.
   const StepWindow& window = args.window;
+  const OutputRows<scalar_t> grad_rows{args.grad_gates, args.grad_gates_bf16, H};
   for (int64_t position = 0; position < window.steps() && !team.failed(); ++position) {
     const int64_t t = window.step_at(position, !args.reverse);
     const int64_t batch = seq.batch_size(t);
     const int64_t row0 = seq.offset(t);
-    scalar_t* grad_gates = args.grad_gates + (row0 - args.workspace_first_row) * H;
+    const OutputRows<scalar_t> grad_gates = grad_rows.row(row0 - args.workspace_first_row);
     const scalar_t* grad_output =
         step_output_gradient(args.grad_output + row0 * args.grad_output_stride,
                              args.grad_output_stride, batch, units.begin, units.end,
@@ -122,10 +123,10 @@ void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team)
                         args.grad_h_state + b * H,
                         grad_output != nullptr ? grad_output + b * args.grad_output_stride
                                                : nullptr,
-                        grad_gates + b * H);
+                        grad_gates.row(b));
     }
     team.sync();  // dG_t complete
-    w_hh.multiply(batch, grad_gates, H, 0, units.begin, units.end,
+    w_hh.multiply(batch, grad_gates.operand(), H, 0, units.begin, units.end,
                   args.grad_h_state + units.begin, H, /*accumulate=*/false);
   }
 }
@@ -139,19 +140,22 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args, bool first) {
   const int64_t N = args.window.rows(seq);
   const int64_t H = args.sizes.hidden_size;
   const int64_t I = args.sizes.input_size;
+  // The window's dG rows, float or bfloat16 (RnnBackwardArgs).
+  const Operand<scalar_t> grad_gates =
+      OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, H}.operand();
   write_input_gradient(args, row0, N, I,
                        [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, I, H, args.grad_gates + first * H, H,
+                         sequence_gemm(count, I, H, grad_gates + first * H, H,
                                        args.weights.w_ih, I, 1, out, ld, add, args.products);
                        });
-  gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), args.grad_gates, H,
+  gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), grad_gates, H,
        args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
        args.grad_w_ih, I);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
-  grad_weight_hh(seq, args.window, args.reverse, states, args.grad_gates, H, H, args.previous_h,
+  grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, H, H, args.previous_h,
                  args.grad_w_hh, /*accumulate=*/!first, args.products);
   if (args.grad_bias != nullptr) {
-    sum_rows(args.grad_gates, N, H, H, args.grad_bias, /*accumulate=*/!first);
+    sum_rows(grad_gates, N, H, H, args.grad_bias, /*accumulate=*/!first);
   }
 }
 

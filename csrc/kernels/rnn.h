@@ -85,6 +85,9 @@ struct RnnBackwardArgs {
   int64_t window_steps = 0;
   int64_t workspace_rows = 0;
   scalar_t* grad_gates = nullptr;  // [workspace_rows, H]: dG of the window's rows
+  // Or, with bfloat16 products, dG rounded into bfloat16 rows (grad_gates null): every reader but
+  // the bias sum is a product, which rounds it to bfloat16 anyway.
+  c10::BFloat16* grad_gates_bf16 = nullptr;
   scalar_t* previous_h = nullptr;  // [workspace_rows, H], packed sequences: each row's h_{t-1}
   scalar_t* state_rows = nullptr;  // [B, H], a bfloat16 output only: a step's rows as float
 

@@ -235,11 +235,12 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   // The directions run at once: each has its own workspaces.
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
   // time; kernels/sequence.h).
-  const kernels::BackwardWindowPlan windows =
-      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(options.dtype().itemsize()));
+  const auto gradient = gradient_options(options, products);
+  const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
+      sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
-  at::Tensor grad_gates = at::empty({D, W, G}, options);
-  at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, options) : empty();
+  at::Tensor grad_gates = at::empty({D, W, G}, gradient);
+  at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, gradient) : empty();
   at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);
   at::Tensor reset_state = reset_after ? empty() : at::empty({D, W, H}, options);
   at::Tensor grad_reset_state = reset_after ? empty() : at::empty({D, B, H}, options);
@@ -288,8 +289,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.grad_b_hh = has_biases ? grad_b_hh.mutable_data_ptr<scalar_t>() : nullptr;
       args.window_steps = windows.steps;
       args.workspace_rows = W;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
-      args.grad_input_n = slice(grad_input_n, direction * W * H);
+      args.grad_gates = kernel_result<scalar_t>(grad_gates, direction * W * G);
+      args.grad_gates_bf16 = bfloat16_result(grad_gates, direction * W * G);
+      args.grad_input_n = kernel_result<scalar_t>(grad_input_n, direction * W * H);
+      args.grad_input_n_bf16 = bfloat16_result(grad_input_n, direction * W * H);
       args.previous_h = slice(previous_h, direction * W * H);
       args.reset_state = slice(reset_state, direction * W * H);
       args.grad_reset_state = slice(grad_reset_state, direction * B * H);

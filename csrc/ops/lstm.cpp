@@ -240,10 +240,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
 
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
-  const kernels::BackwardWindowPlan windows =
-      kernels::backward_window_plan(sequence, G * static_cast<int64_t>(options.dtype().itemsize()));
+  const auto gradient = gradient_options(options, products);
+  const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
+      sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
-  at::Tensor grad_gates = at::empty({D, W, G}, options);
+  at::Tensor grad_gates = at::empty({D, W, G}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
   at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::empty({0}, options);
   at::Tensor projection_in = P > 0 ? at::empty({D, W, H}, options) : at::empty({0}, options);
@@ -290,7 +291,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
       args.window_steps = windows.steps;
       args.workspace_rows = W;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * G;
+      args.grad_gates = kernel_result<scalar_t>(grad_gates, direction * W * G);
+      args.grad_gates_bf16 = bfloat16_result(grad_gates, direction * W * G);
       args.previous_h =
           sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * W * R;
       args.grad_h_rows = P > 0 ? grad_h_rows.mutable_data_ptr<scalar_t>() + direction * W * P : nullptr;

@@ -140,6 +140,15 @@ inline at::TensorOptions saved_options(const at::Tensor& input) {
   return input.options();
 }
 
+// Options of a layer backward's gradient workspaces that only products and the bias sums read
+// (the LSTM's, GRU's and RNN's dG): bfloat16 where the products are bfloat16 ones, which round
+// them to bfloat16 anyway (the kernels round them as they write them; the bias sums add the
+// rounded values in float), else `options`.
+inline at::TensorOptions gradient_options(const at::TensorOptions& options,
+                                          kernels::Products products) {
+  return products == kernels::Products::BFloat16 ? options.dtype(at::kBFloat16) : options;
+}
+
 // A float32 result back in the caller's type.
 inline at::Tensor narrow_to(const at::Tensor& tensor, at::ScalarType dtype) {
   return tensor.defined() && tensor.scalar_type() != dtype ? tensor.to(dtype) : tensor;

@@ -188,10 +188,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   at::Tensor grad_input = input_gradient(input, need_grad_input, D, products);
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
-  const kernels::BackwardWindowPlan windows =
-      kernels::backward_window_plan(sequence, H * static_cast<int64_t>(options.dtype().itemsize()));
+  const auto gradient = gradient_options(options, products);
+  const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
+      sequence, H * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
-  at::Tensor grad_gates = at::empty({D, W, H}, options);
+  at::Tensor grad_gates = at::empty({D, W, H}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);
   at::Tensor state_rows =
       needs_widening(output) ? at::empty({D, B, H}, options) : at::empty({0}, options);
@@ -232,7 +233,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
       args.window_steps = windows.steps;
       args.workspace_rows = W;
-      args.grad_gates = grad_gates.mutable_data_ptr<scalar_t>() + direction * W * H;
+      args.grad_gates = kernel_result<scalar_t>(grad_gates, direction * W * H);
+      args.grad_gates_bf16 = bfloat16_result(grad_gates, direction * W * H);
       args.previous_h =
           sequence.uniform ? nullptr : previous_h.mutable_data_ptr<scalar_t>() + direction * W * H;
       args.state_rows = state_rows.numel() > 0
