@@ -5,8 +5,8 @@
 // product (AVX512-BF16's vdpbf16ps: two products per float32 lane and instruction, twice the
 // float32 FMA rate), accumulating in float32. That is what torch.nn's bfloat16 RNNs do through
 // oneDNN; only the operands are rounded (weights and inputs already are bfloat16 values; the
-// hidden state and the gate gradients are rounded as they enter a product), every sum and every
-// pointwise step stays float32.
+// hidden state is rounded as it enters a product, the gate gradients as the pointwise pass writes
+// them into their bfloat16 rows), every sum and every pointwise step stays float32.
 //
 // Layout of a packed panel of B (K × width, width ≤ kBf16PanelWidth): the K rows in pairs, each
 // pair of rows stored as `width` 32-bit words holding (B(2p, n), B(2p + 1, n)), the lower half

@@ -73,17 +73,20 @@ struct GruForwardArgs {
   // activated r, z, n of every row (unless saved_gates_bf16 takes them).
   scalar_t* gates = nullptr;
   int64_t gates_rows = 0;
-  // [N, H], training in the reset-after form only (else nullptr): gh_n = h·W_hnᵀ + b_hn per row.
+  // [N, H], training in the reset-after form only (else nullptr, and in a bfloat16 call, which
+  // saves it in hidden_n_bf16): gh_n = h·W_hnᵀ + b_hn per row.
   scalar_t* hidden_n = nullptr;
   bool training = false;
-  // Training in a bfloat16 call (float kernels): r, z, n rounded into these [N, 3H] rows and gh_n
-  // into those [N, H] rows (reset-after form) instead of `gates` and `hidden_n`, the activations
-  // a bfloat16 call saves; `gates` then holds gi of a chunk of steps, as in inference.
+  // Training in a bfloat16 call (float kernels), saves_bf16 set: r, z, n rounded into these
+  // [N, 3H] rows and gh_n into those [N, H] rows (reset-after form) instead of `gates` and
+  // `hidden_n`, the activations a bfloat16 call saves; `gates` then holds gi of a chunk of steps,
+  // as in inference. (With no hidden units the rows are empty: null.)
+  bool saves_bf16 = false;
   c10::BFloat16* saved_gates_bf16 = nullptr;
   c10::BFloat16* hidden_n_bf16 = nullptr;
 
   // Whether r, z, n go to `gates` (so it must hold every row).
-  bool saves_into_gates() const { return training && saved_gates_bf16 == nullptr; }
+  bool saves_into_gates() const { return training && !saves_bf16; }
   scalar_t* step_gates = nullptr;  // [B, 3H] scratch: the recurrent product of one step
   scalar_t* reset_state = nullptr;  // [B, H] scratch, reset-before form only: r ⊙ h_{t-1}
 };

@@ -338,7 +338,7 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
   const bool save = directions[0].cells != nullptr;
   for (int64_t d = 0; d < count; ++d) {
     check_gate_rows(directions[d].gates_rows, directions[d].sequence,
-                    save && directions[d].saved_gates_bf16 == nullptr);
+                    directions[d].saves_into_gates());
   }
   const TeamPlan plan = plan_for(directions[0]);
   run_directions(

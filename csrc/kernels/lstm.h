@@ -78,10 +78,15 @@ struct LstmForwardArgs {
   scalar_t* gates = nullptr;
   int64_t gates_rows = 0;
   scalar_t* cells = nullptr;        // [N, H], training only (else nullptr): c_t of every row
-  // Training in a bfloat16 call (float kernels): the activated gates rounded into these [N, 4H]
-  // rows instead, the activations a bfloat16 call saves; `gates` then holds a chunk of steps, as
-  // in inference. The cells stay float32: c is the state the step adds to.
+  // Training in a bfloat16 call (float kernels), saves_bf16 set: the activated gates rounded
+  // into these [N, 4H] rows instead, the activations a bfloat16 call saves; `gates` then holds a
+  // chunk of steps, as in inference. The cells stay float32: c is the state the step adds to.
+  // (With no hidden units the rows are empty: null.)
+  bool saves_bf16 = false;
   c10::BFloat16* saved_gates_bf16 = nullptr;
+
+  // Whether training (cells set) saves the activated gates in `gates` (so it must hold every row).
+  bool saves_into_gates() const { return cells != nullptr && !saves_bf16; }
   scalar_t* projection_in = nullptr;  // [B, H] scratch for r_t, only with a projection
 };
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace torch_ext::kernels {
@@ -34,6 +36,9 @@ void for_each_row_block(int64_t rows, int64_t values_per_row, const Fn& fn) {
 template <typename scalar_t, typename element_t>
 void sum_rows(const element_t* matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
               bool accumulate = false) {
+  static_assert(std::is_same_v<element_t, scalar_t> ||
+                    (std::is_same_v<element_t, c10::BFloat16> && std::is_same_v<scalar_t, float>),
+                "sum_rows: rows of the output's type, or bfloat16 rows into float");
   constexpr int64_t kColumnsPerTask = 256;
   constexpr int64_t kRowBlock = 32;
   at::parallel_for(0, cols, rows * kColumnsPerTask >= kValuesPerTask ? kColumnsPerTask : cols,

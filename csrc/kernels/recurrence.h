@@ -310,15 +310,17 @@ struct StateSource {
 };
 
 // out[j] (+)= Σ_rows matrix[row][j] (parallel.h sum_rows) of rows in either storage: a bfloat16
-// call's gradient rows are bfloat16 (GradientRows below), summed in float.
+// call's gradient rows are bfloat16 (written through OutputRows below), summed in float.
 template <typename scalar_t>
 void sum_rows(Operand<scalar_t> matrix, int64_t rows, int64_t cols, int64_t ld, scalar_t* out,
               bool accumulate) {
-  if (matrix.is_bfloat16()) {
-    sum_rows(matrix.bfloat16_values(), rows, cols, ld, out, accumulate);
-  } else {
-    sum_rows(matrix.values(), rows, cols, ld, out, accumulate);
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    if (matrix.is_bfloat16()) {
+      sum_rows(matrix.bfloat16_values(), rows, cols, ld, out, accumulate);
+      return;
+    }
   }
+  sum_rows(matrix.values(), rows, cols, ld, out, accumulate);
 }
 
 // Where a forward writes its output rows (h_t, or the LSTM's projected r_t): in the kernels' type,
@@ -326,6 +328,8 @@ void sum_rows(Operand<scalar_t> matrix, int64_t rows, int64_t cols, int64_t ld, 
 // read the output rounded to bfloat16 anyway, and what else a step reads of h_{t-1} comes from the
 // float state rows it carries, so the results are those of narrowing a float32 output, without
 // making one. `row(r)` is row r; an empty OutputRows (no output) writes nothing.
+// The same holds for the other rows a kernel writes for a later pass to read: a training
+// forward's saved gates and a backward's gate gradients (bfloat16 in a bfloat16 call).
 template <typename scalar_t>
 struct OutputRows {
   scalar_t* values = nullptr;
@@ -347,6 +351,9 @@ struct OutputRows {
         CPU_CAPABILITY::store(v, bfloat16 + j, count);
         return;
       }
+    } else {
+      TORCH_INTERNAL_ASSERT(bfloat16 == nullptr, "torch_ext: bfloat16 rows written by ",
+                            "double kernels");
     }
     if (values != nullptr) {
       CPU_CAPABILITY::store(v, values + j, count);

@@ -123,6 +123,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
       args.gates_rows = gates_rows;
       args.hidden_n = kernel_result<scalar_t>(hidden_n, direction * N * H);
       args.training = training;
+      args.saves_bf16 = saves_bf16;
       args.saved_gates_bf16 = bfloat16_result(saved_gates, direction * N * G);
       args.hidden_n_bf16 = bfloat16_result(hidden_n, direction * N * H);
       args.step_gates = step_gates.mutable_data_ptr<scalar_t>() + direction * B * G;
@@ -235,6 +236,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   // The directions run at once: each has its own workspaces.
   // Workspaces of one backward window's rows (a long sequence goes back a window of steps at a
   // time; kernels/sequence.h).
+  // dG's rows are the widest (3H values; in bfloat16 still wider than a float [W, H] row).
   const auto gradient = gradient_options(options, products);
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));

@@ -128,6 +128,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
       args.gates = gates.mutable_data_ptr<scalar_t>() + direction * gates_rows * G;
       args.gates_rows = gates_rows;
       args.cells = training ? cells.mutable_data_ptr<scalar_t>() + direction * N * H : nullptr;
+      args.saves_bf16 = saves_bf16;
       args.saved_gates_bf16 = bfloat16_result(saved_gates, direction * N * G);
       args.projection_in = shape.layout.projected
                                ? projection_in.mutable_data_ptr<scalar_t>() + direction * B * H
@@ -240,6 +241,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
 
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
+  // dG's rows are the widest (4H values; in bfloat16 still wider than a float [W, R], [W, P] or
+  // [W, H] row).
   const auto gradient = gradient_options(options, products);
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));

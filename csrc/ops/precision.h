@@ -1,11 +1,13 @@
 // bfloat16 support of the operators: a bfloat16 call runs the float32 kernels, its tensors
 // widened on entry and its results narrowed back on return, so every sum accumulates in float32.
-// The tensors a forward saves for its backward stay in float32. The LSTM, GRU and RNN layers'
+// The LSTM's and GRU's saved gates are kept in bfloat16 (saved_options), the rest of what a
+// forward saves in float32. The LSTM, GRU and RNN layers'
 // products may round their operands to bfloat16 (bf16_call_products); where they do, a tensor
 // that only enters products is not widened but handed to the kernels in its bfloat16 storage
 // (operand), which rounds exactly: the same results without the float32 copy. Their output and
 // (one direction) dX are then written in bfloat16 by the kernels, rounded as they go
-// (output_options, input_gradient), not narrowed from float32 copies.
+// (output_options, input_gradient), not narrowed from float32 copies, and the backward's gate
+// gradient rows are bfloat16 (gradient_options).
 #pragma once
 
 #include "kernels/bf16_gemm.h"

@@ -16,6 +16,7 @@
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <string>
 
 namespace torch_ext::ops {
@@ -188,9 +189,13 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   at::Tensor grad_input = input_gradient(input, need_grad_input, D, products);
   // The directions run at once: each has its own workspaces, of one backward window's rows
   // (a long sequence goes back a window of steps at a time; kernels/sequence.h).
+  // Windows by the widest rows of a workspace: dG's, or the float previous states of a packed
+  // sequence where dG is bfloat16.
   const auto gradient = gradient_options(options, products);
-  const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
-      sequence, H * static_cast<int64_t>(gradient.dtype().itemsize()));
+  const int64_t row_bytes =
+      H * static_cast<int64_t>(std::max(gradient.dtype().itemsize(),
+                                        sequence.uniform ? 0 : options.dtype().itemsize()));
+  const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(sequence, row_bytes);
   const int64_t W = windows.rows;
   at::Tensor grad_gates = at::empty({D, W, H}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);

@@ -1,8 +1,9 @@
 """bfloat16 through every operator (csrc/ops/precision.h, csrc/ops/autocast.cpp): results in
 bfloat16, computed in float32 (the LSTM layer's products with bfloat16 operands where the CPU has
 AVX512-BF16, csrc/kernels/bf16_gemm.h), close to the float32 op on the same (bfloat16-rounded)
-values, forward and backward, and no further from it than torch.nn's own bfloat16 LSTM; the saved
-workspaces stay float32; autocast runs the layer ops in bfloat16."""
+values, forward and backward, and no further from it than torch.nn's own bfloat16 LSTM; the LSTM's
+and GRU's saved gates are bfloat16 (the LSTM's cells float32); autocast runs the layer ops in
+bfloat16."""
 
 from typing import Callable, List, Sequence
 
@@ -142,6 +143,26 @@ def test_bfloat16_calls_save_their_gates_in_bfloat16(cell, bidirectional, monkey
             assert a.dtype == e.dtype and torch.equal(a, e)
         monkeypatch.delenv("TORCH_EXT_BF16_OPERANDS")
     opcheck(op, args)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_reset_before"])
+def test_bfloat16_training_without_hidden_units_over_many_rows(cell):
+    """With no hidden units the bfloat16 rows of the saved gates are empty; a training call over
+    more rows than a chunk of the input projection (512) still runs and gives empty results and
+    zero gradients (the GRU once asked its chunk-sized gate buffer for every row then)."""
+    x = torch.randn(600, 1, I).bfloat16().requires_grad_()
+    h = torch.zeros(1, 1, 0).bfloat16()
+    params = [torch.zeros(0, I).bfloat16().requires_grad_(), torch.zeros(0, 0).bfloat16(),
+              torch.zeros(0).bfloat16(), torch.zeros(0).bfloat16()]
+    if cell == "lstm":
+        output, hy, cy = ops.lstm_layer(x, None, h, h, params, True, False)
+        saved = ops._lstm_layer_forward(x.detach(), None, h, h, params, True, False)[-2:]
+    else:
+        output, hy = ops.gru_layer(x, None, h, params, True, False, cell == "gru")
+        saved = ops._gru_layer_forward(x.detach(), None, h, params, True, False, cell == "gru")[-2:]
+    assert output.shape == (600, 1, 0) and saved[0].shape == (1, 600, 0) and saved[0].dtype == torch.bfloat16
+    (grad_x,) = torch.autograd.grad(output.float().sum() + hy.float().sum(), [x])
+    assert grad_x.dtype == torch.bfloat16 and torch.equal(grad_x, torch.zeros_like(grad_x))
 
 
 @pytest.mark.parametrize("op", ["lstm_layer", "gru_layer", "rnn_layer", "layer_norm_lstm_layer", "layer_norm_gru_layer", "layer_norm"])
