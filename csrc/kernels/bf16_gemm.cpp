@@ -88,21 +88,91 @@ TORCH_EXT_BF16_TARGET inline void round16(const c10::BFloat16* from, c10::BFloat
   _mm256_mask_storeu_epi16(to, mask, _mm256_maskz_loadu_epi16(mask, from));
 }
 
+// 16 values as bfloat16 bits: floats rounded (as round16), bfloat16 values as they are.
+TORCH_EXT_BF16_TARGET inline __m256i load16_bf16(const float* from) {
+  return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_loadu_ps(from)));
+}
+
+TORCH_EXT_BF16_TARGET inline __m256i load16_bf16(const c10::BFloat16* from) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(from));
+}
+
+// A 16 × 16 matrix of 32-bit words transposed in registers: word j of rows[i] ↔ word i of
+// rows[j] (32-bit, then 64-bit interleaves within 128-bit lanes, then two lane shuffles).
+TORCH_EXT_BF16_TARGET inline void transpose16x16(__m512i rows[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(rows[i], rows[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(rows[i], rows[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    rows[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    rows[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    rows[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    rows[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int half = 0; half < 16; half += 8) {
+    for (int i = 0; i < 4; ++i) {
+      t[half + i] = _mm512_shuffle_i32x4(rows[half + i], rows[half + i + 4], 0x88);
+      t[half + i + 4] = _mm512_shuffle_i32x4(rows[half + i], rows[half + i + 4], 0xdd);
+    }
+  }
+  for (int i = 0; i < 8; ++i) {
+    rows[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    rows[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// out[m·ld_out + k] = bfloat16(a[k·lda + m]) for m in [m_begin, m_end), k in [k_begin, k_end),
+// m_end − m_begin ≤ 64: a row (k) of the block rounded at a time, then spread.
+template <typename T>
+TORCH_EXT_BF16_TARGET void round_columns_by_row(int64_t m_begin, int64_t m_end, int64_t k_begin,
+                                                int64_t k_end, const T* a, int64_t lda,
+                                                c10::BFloat16* out, int64_t ld_out) {
+  constexpr int64_t kMaxRows = 64;
+  TORCH_CHECK(m_end - m_begin <= kMaxRows, "torch_ext: round_columns_bf16 takes at most 64 rows");
+  c10::BFloat16 rounded[kMaxRows];
+  for (int64_t k = k_begin; k < k_end; ++k) {
+    for (int64_t m = m_begin; m < m_end; m += 16) {
+      round16(a + k * lda + m, rounded + (m - m_begin), std::min<int64_t>(16, m_end - m));
+    }
+    for (int64_t m = m_begin; m < m_end; ++m) {
+      out[m * ld_out + k] = rounded[m - m_begin];
+    }
+  }
+}
+
 // out[m·ld_out + k] = bfloat16(a[k·lda + m]) for m < rows ≤ 64, k < depth (a zero at k = depth
-// when depth is odd): the transpose of a row-major block, read a row (k) at a time.
+// when depth is odd): the transpose of a row-major block. Blocks of 16 rows × 32 depths go through
+// registers: two rows of a (k, k + 1) make 16 words (the pairs of depth the micro-kernel reads),
+// sixteen such words transposed and stored as 16 contiguous words of each of 16 output rows;
+// the rest a row of a at a time.
 template <typename T>
 TORCH_EXT_BF16_TARGET void round_columns_bf16(int64_t rows, int64_t depth, const T* a,
                                               int64_t lda, c10::BFloat16* out, int64_t ld_out) {
-  constexpr int64_t kMaxRows = 64;
-  TORCH_CHECK(rows <= kMaxRows, "torch_ext: round_columns_bf16 takes at most 64 rows");
-  c10::BFloat16 rounded[kMaxRows];
-  for (int64_t k = 0; k < depth; ++k) {
-    for (int64_t m = 0; m < rows; m += 16) {
-      round16(a + k * lda + m, rounded + m, std::min<int64_t>(16, rows - m));
+  constexpr int64_t kBlock = 16;
+  const int64_t block_rows = rows / kBlock * kBlock;
+  const int64_t block_depth = depth / (2 * kBlock) * (2 * kBlock);
+  for (int64_t m0 = 0; m0 < block_rows; m0 += kBlock) {
+    for (int64_t k0 = 0; k0 < block_depth; k0 += 2 * kBlock) {
+      __m512i words[kBlock];
+      for (int64_t i = 0; i < kBlock; ++i) {
+        const T* even = a + (k0 + 2 * i) * lda + m0;
+        const __m512i low = _mm512_cvtepu16_epi32(load16_bf16(even));
+        const __m512i high = _mm512_slli_epi32(_mm512_cvtepu16_epi32(load16_bf16(even + lda)), 16);
+        words[i] = _mm512_or_si512(low, high);
+      }
+      transpose16x16(words);
+      for (int64_t j = 0; j < kBlock; ++j) {
+        _mm512_storeu_si512(out + (m0 + j) * ld_out + k0, words[j]);
+      }
     }
-    for (int64_t m = 0; m < rows; ++m) {
-      out[m * ld_out + k] = rounded[m];
-    }
+  }
+  if (block_depth < depth) {
+    round_columns_by_row(0, block_rows, block_depth, depth, a, lda, out, ld_out);
+  }
+  if (block_rows < rows) {
+    round_columns_by_row(block_rows, rows, 0, depth, a, lda, out, ld_out);
   }
   if (depth % 2 != 0) {
     for (int64_t m = 0; m < rows; ++m) {
