@@ -190,7 +190,17 @@ TORCH_EXT_BF16_TARGET void pack_panel(int64_t depth, int64_t width, const T* sou
     c10::BFloat16* out = panel + 2 * p * width;
     const T* even = source + 2 * p * stride_k;
     const bool has_odd = 2 * p + 1 < depth;
-    for (int64_t n = 0; n < width; ++n) {
+    int64_t n = 0;
+    if (stride_n == 1 && has_odd) {
+      // Contiguous columns: 16 of each row of the pair interleaved into 16 words at a time.
+      for (; n + 16 <= width; n += 16) {
+        const __m512i low = _mm512_cvtepu16_epi32(load16_bf16(even + n));
+        const __m512i high =
+            _mm512_slli_epi32(_mm512_cvtepu16_epi32(load16_bf16(even + stride_k + n)), 16);
+        _mm512_storeu_si512(out + 2 * n, _mm512_or_si512(low, high));
+      }
+    }
+    for (; n < width; ++n) {
       out[2 * n] = c10::BFloat16(even[n * stride_n]);
       out[2 * n + 1] = has_odd ? c10::BFloat16(even[stride_k + n * stride_n]) : c10::BFloat16(0.f);
     }
