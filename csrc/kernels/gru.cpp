@@ -192,6 +192,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
   }
   const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
   const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, H};
+  const OutputRows<scalar_t> hidden_n_rows{args.hidden_n, args.hidden_n_bf16, H};  // gh_n, saved
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride, w.w_ih,
                                        args.sizes.input_size, kGates, H, units, args.gates,
                                        args.gates_rows, args.products);
@@ -209,18 +210,12 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
     const int64_t row0 = seq.offset(t);
     scalar_t* input_gates = projection.rows(position, t);
     const auto h_previous = [&](int64_t b) -> const scalar_t* { return args.h_state + b * H; };
-    // Where a training step saves row b's r, z, n (gi's own row, or the bfloat16 rows) and gh_n.
+    // Where a training step saves row b's r, z, n: gi's own row, or the bfloat16 rows.
     const auto saved = [&](int64_t b) -> OutputRows<scalar_t> {
       if (args.saved_gates_bf16 != nullptr) {
         return {nullptr, args.saved_gates_bf16 + (row0 + b) * G, G};
       }
       return {input_gates + b * G, nullptr, G};
-    };
-    const auto saved_hidden_n = [&](int64_t b) -> OutputRows<scalar_t> {
-      if (args.hidden_n_bf16 != nullptr) {
-        return {nullptr, args.hidden_n_bf16 + (row0 + b) * H, H};
-      }
-      return {args.hidden_n != nullptr ? args.hidden_n + (row0 + b) * H : nullptr, nullptr, H};
     };
 
     // h_{t-1}·W_hᵀ for this thread's units: all three gates after, r and z only before.
@@ -232,7 +227,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
       for (int64_t b = 0; b < batch && !units.empty(); ++b) {
         forward_row_reset_after<Save>(H, units.begin, units.end, w.b_ih, w.b_hh,
                                       input_gates + b * G, args.step_gates + b * G, h_previous(b),
-                                      saved(b), saved_hidden_n(b), out.row(row0 + b),
+                                      saved(b), hidden_n_rows.row(row0 + b), out.row(row0 + b),
                                       args.h_state + b * H);
       }
     } else {
