@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -40,6 +41,21 @@ TORCH_EXT_BF16_TARGET inline void round16(const float* from, c10::BFloat16* to, 
   const __m512 values = _mm512_maskz_loadu_ps(mask, from);
   const __m256bh rounded = _mm512_cvtneps_pbh(values);
   _mm256_mask_storeu_epi16(to, mask, reinterpret_cast<__m256i>(rounded));
+}
+
+// 16 floats rounded to bfloat16 as c10::BFloat16 rounds them (to nearest even; a NaN becomes
+// the quiet NaN 0x7FC0; subnormals kept, which vcvtneps2bf16 would flush), n ≤ 16 of them: the
+// rounding of a result, bitwise what narrowing a float tensor gives.
+TORCH_EXT_BF16_TARGET inline void round16_result(const float* from, c10::BFloat16* to, int64_t n) {
+  const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __m512 values = _mm512_maskz_loadu_ps(mask, from);
+  const __m512i bits = _mm512_castps_si512(values);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(
+      _mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(values, values, _CMP_UNORD_Q);
+  rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32(0x7FC0));
+  _mm256_mask_storeu_epi16(to, mask, _mm512_cvtepi32_epi16(rounded));
 }
 
 // C[MR rows × width ≤ 32] (+)= A · panel, `pairs` pairs of depth. A and the panel as 32-bit
@@ -275,10 +291,112 @@ void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::
 
 namespace {
 
-template <typename A, typename B>
-void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
-                    float alpha, const A* a, int64_t lda, const B* b, int64_t ldb, float beta,
-                    float* c, int64_t ldc) {
+// Blocking of gemm_bf16 and gemm_bf16_rounded: B is packed once, in blocks of kDepthBlock rows
+// cut into panels. Threads take blocks of kRowBlock rows of C; for each depth block a thread
+// rounds its rows of A (they stay in cache) and multiplies them by every panel of that block,
+// adding into its rows of C.
+constexpr int64_t kDepthBlock = 512;
+constexpr int64_t kRowBlock = 64;
+// Where C has no more rows than columns, gemm_bf16_rounded packs B a group of C's columns at a
+// time: groups of at most kPackedGroupBytes of packed B, at most kMaxColumnGroups of them.
+constexpr int64_t kPackedGroupBytes = int64_t(64) << 10;
+constexpr int64_t kMaxColumnGroups = 4;
+
+// Calls fn(values) with an operand's storage: bfloat16 or float.
+template <typename Fn>
+void with_storage(const Operand<float>& operand, const Fn& fn) {
+  if (operand.is_bfloat16()) {
+    fn(operand.bfloat16_values());
+  } else {
+    fn(operand.values());
+  }
+}
+
+// op(B) of one term, packed (in parallel) into depth blocks of panels.
+class PackedB {
+ public:
+  // Columns [column_begin, column_begin + n) of op(B). The last depth block holds its own depth
+  // only (a 1600-row B took 4 MiB for 3.1).
+  PackedB(const Bf16Term& term, int64_t column_begin, int64_t n)
+      : panels_((n + kBf16PanelWidth - 1) / kBf16PanelWidth),
+        depth_blocks_((term.k + kDepthBlock - 1) / kDepthBlock),
+        panel_size_(bf16_panel_elements(kDepthBlock, kBf16PanelWidth)),
+        last_panel_size_(
+            bf16_panel_elements(term.k - (depth_blocks_ - 1) * kDepthBlock, kBf16PanelWidth)),
+        storage_(static_cast<size_t>(((depth_blocks_ - 1) * panel_size_ + last_panel_size_) *
+                                     panels_)) {
+    const int64_t k = term.k;
+    const int64_t stride_k = term.transpose_b == Transpose::Yes ? 1 : term.ldb;
+    const int64_t stride_n = term.transpose_b == Transpose::Yes ? term.ldb : 1;
+    with_storage(term.b, [&](const auto* b) {
+      at::parallel_for(0, depth_blocks_ * panels_, 1, [&](int64_t first, int64_t last) {
+        for (int64_t index = first; index < last; ++index) {
+          const int64_t k0 = (index / panels_) * kDepthBlock;
+          const int64_t column = (index % panels_) * kBf16PanelWidth;
+          pack_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
+                     b + k0 * stride_k + (column_begin + column) * stride_n, stride_k, stride_n,
+                     storage_.data() + offset(index / panels_, index % panels_));
+        }
+      });
+    });
+  }
+
+  int64_t depth_blocks() const { return depth_blocks_; }
+  const c10::BFloat16* panel(int64_t depth_block, int64_t panel) const {
+    return storage_.data() + offset(depth_block, panel);
+  }
+
+ private:
+  int64_t offset(int64_t depth_block, int64_t panel) const {
+    return depth_block * panels_ * panel_size_ +
+           panel * (depth_block + 1 < depth_blocks_ ? panel_size_ : last_panel_size_);
+  }
+
+  int64_t panels_;
+  int64_t depth_blocks_;
+  int64_t panel_size_;
+  int64_t last_panel_size_;
+  AlignedBuffer<c10::BFloat16> storage_;
+};
+
+// Elements of the scratch a thread rounds kRowBlock rows of A into, for depths up to `k`.
+int64_t rows_a_elements(int64_t k) {
+  return kRowBlock * bf16_padded_depth(std::min(k, kDepthBlock));
+}
+
+// C[rows × n] (+)= op(A)[row_begin …, :] · op(B) for one term: `rows_a` holds
+// rows_a_elements(term.k) bfloat16 scratch; the first depth block adds to C only if `accumulate`.
+void multiply_row_block(const Bf16Term& term, const PackedB& packed_b, int64_t row_begin,
+                        int64_t rows, int64_t n, c10::BFloat16* rows_a, float* c, int64_t ldc,
+                        bool accumulate) {
+  const int64_t a_stride_m = term.transpose_a == Transpose::Yes ? 1 : term.lda;
+  const int64_t a_stride_k = term.transpose_a == Transpose::Yes ? term.lda : 1;
+  for (int64_t depth_block = 0; depth_block < packed_b.depth_blocks(); ++depth_block) {
+    const int64_t k0 = depth_block * kDepthBlock;
+    const int64_t depth = std::min(kDepthBlock, term.k - k0);
+    const int64_t ld_a = bf16_padded_depth(depth);
+    with_storage(term.a, [&](const auto* a) {
+      if (a_stride_k == 1) {
+        round_rows(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a, ld_a);
+      } else {
+        // op(A) = Aᵀ: a depth index reads the block's rows contiguously.
+        round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k, rows_a,
+                           ld_a);
+      }
+    });
+    for (int64_t column = 0, panel = 0; column < n; column += kBf16PanelWidth, ++panel) {
+      bf16_panel_multiply(rows, std::min(kBf16PanelWidth, n - column), depth, rows_a, ld_a,
+                          packed_b.panel(depth_block, panel), c + column, ldc,
+                          accumulate || depth_block > 0);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
+               float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
+               float beta, float* c, int64_t ldc) {
   TORCH_CHECK(alpha == 1.f, "torch_ext: gemm_bf16 supports alpha = 1 only, got ", alpha);
   if (m <= 0 || n <= 0) {
     return;
@@ -297,76 +415,76 @@ void gemm_bf16_impl(Transpose transpose_a, Transpose transpose_b, int64_t m, int
     }
     return;
   }
-  // B is packed once, in blocks of kDepthBlock rows cut into panels. Threads take blocks of
-  // kRowBlock rows of C; for each depth block a thread rounds its rows of A (they stay in cache)
-  // and multiplies them by every panel of that block, adding into its rows of C.
-  constexpr int64_t kDepthBlock = 512;
-  constexpr int64_t kRowBlock = 64;
-  const int64_t panels = (n + kBf16PanelWidth - 1) / kBf16PanelWidth;
-  const int64_t depth_blocks = (k + kDepthBlock - 1) / kDepthBlock;
+  const Bf16Term term{transpose_a, transpose_b, k, a, lda, b, ldb};
+  const PackedB packed_b(term, 0, n);
   const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
-  const int64_t a_stride_m = transpose_a == Transpose::Yes ? 1 : lda;
-  const int64_t a_stride_k = transpose_a == Transpose::Yes ? lda : 1;
-  const int64_t b_stride_k = transpose_b == Transpose::Yes ? 1 : ldb;
-  const int64_t b_stride_n = transpose_b == Transpose::Yes ? ldb : 1;
-  const int64_t panel_size = bf16_panel_elements(kDepthBlock, kBf16PanelWidth);
-  AlignedBuffer<c10::BFloat16> packed_b(static_cast<size_t>(depth_blocks * panels * panel_size));
-  at::parallel_for(0, depth_blocks * panels, 1, [&](int64_t first, int64_t last) {
-    for (int64_t index = first; index < last; ++index) {
-      const int64_t k0 = (index / panels) * kDepthBlock;
-      const int64_t column = (index % panels) * kBf16PanelWidth;
-      pack_panel(std::min(kDepthBlock, k - k0), std::min(kBf16PanelWidth, n - column),
-                 b + k0 * b_stride_k + column * b_stride_n, b_stride_k, b_stride_n,
-                 packed_b.data() + index * panel_size);
-    }
-  });
   at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
-    AlignedBuffer<c10::BFloat16> rows_a(static_cast<size_t>(kRowBlock * kDepthBlock));
+    AlignedBuffer<c10::BFloat16> rows_a(static_cast<size_t>(rows_a_elements(k)));
     for (int64_t block = first; block < last; ++block) {
       const int64_t row_begin = block * kRowBlock;
-      const int64_t rows = std::min(kRowBlock, m - row_begin);
-      for (int64_t depth_block = 0; depth_block < depth_blocks; ++depth_block) {
-        const int64_t k0 = depth_block * kDepthBlock;
-        const int64_t depth = std::min(kDepthBlock, k - k0);
-        const int64_t ld_a = bf16_padded_depth(depth);
-        if (a_stride_k == 1) {
-          round_rows(rows, depth, a + row_begin * a_stride_m + k0, a_stride_m, rows_a.data(),
-                     ld_a);
-        } else {
-          // op(A) = Aᵀ: a depth index reads the block's rows contiguously.
-          round_columns_bf16(rows, depth, a + k0 * a_stride_k + row_begin, a_stride_k,
-                             rows_a.data(), ld_a);
-        }
-        const bool accumulate = depth_block > 0 || beta != 0.f;
-        for (int64_t panel = 0; panel < panels; ++panel) {
-          const int64_t column = panel * kBf16PanelWidth;
-          bf16_panel_multiply(rows, std::min(kBf16PanelWidth, n - column), depth, rows_a.data(),
-                              ld_a, packed_b.data() + (depth_block * panels + panel) * panel_size,
-                              c + row_begin * ldc + column, ldc, accumulate);
-        }
-      }
+      multiply_row_block(term, packed_b, row_begin, std::min(kRowBlock, m - row_begin), n,
+                         rows_a.data(), c + row_begin * ldc, ldc, beta != 0.f);
     }
   });
 }
 
-}  // namespace
-
-void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
-               float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
-               float beta, float* c, int64_t ldc) {
-  const auto with_b = [&](const auto* a_values) {
-    if (b.is_bfloat16()) {
-      gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a_values, lda, b.bfloat16_values(),
-                     ldb, beta, c, ldc);
-    } else {
-      gemm_bf16_impl(transpose_a, transpose_b, m, n, k, alpha, a_values, lda, b.values(), ldb,
-                     beta, c, ldc);
+void gemm_bf16_rounded(int64_t m, int64_t n, c10::ArrayRef<Bf16Term> terms, c10::BFloat16* c,
+                       int64_t ldc) {
+  if (m <= 0 || n <= 0) {
+    return;
+  }
+  std::vector<Bf16Term> nonempty;
+  int64_t depth = 0;
+  int64_t total_depth = 0;
+  for (const Bf16Term& term : terms) {
+    if (term.k > 0) {
+      nonempty.push_back(term);
+      depth = std::max(depth, term.k);
+      total_depth += bf16_padded_depth(term.k);
     }
-  };
-  if (a.is_bfloat16()) {
-    with_b(a.bfloat16_values());
-  } else {
-    with_b(a.values());
+  }
+  // C's columns in groups whose packed B (every term's) stays within kPackedGroupBytes, where
+  // A is no larger than B (m ≤ n: each further group rounds the rows of A again, at most
+  // kMaxColumnGroups times). The RNN's ∂W_hh (H × H) is one: its B, the previous states, is a
+  // whole-sequence operand, and packing it whole beside the backward's workspaces set a bfloat16
+  // step's peak (3 MiB for 1600 rows of 1024 states).
+  const int64_t panels = (n + kBf16PanelWidth - 1) / kBf16PanelWidth;
+  const int64_t packed_bytes = total_depth * panels * kBf16PanelWidth * 2;
+  const int64_t wanted_groups =
+      m > n ? 1 : (packed_bytes + kPackedGroupBytes - 1) / kPackedGroupBytes;
+  const int64_t groups =
+      std::max<int64_t>(1, std::min({wanted_groups, kMaxColumnGroups, panels}));
+  const int64_t width = (panels + groups - 1) / groups * kBf16PanelWidth;  // equal groups
+  const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  for (int64_t column = 0; column < n; column += width) {
+    const int64_t columns = std::min(width, n - column);
+    std::vector<PackedB> packed;
+    packed.reserve(nonempty.size());
+    for (const Bf16Term& term : nonempty) {
+      packed.emplace_back(term, column, columns);
+    }
+    at::parallel_for(0, row_blocks, 1, [&](int64_t first, int64_t last) {
+      AlignedBuffer<c10::BFloat16> rows_a(static_cast<size_t>(rows_a_elements(depth)));
+      AlignedBuffer<float> sums(static_cast<size_t>(kRowBlock * columns));
+      for (int64_t block = first; block < last; ++block) {
+        const int64_t row_begin = block * kRowBlock;
+        const int64_t rows = std::min(kRowBlock, m - row_begin);
+        if (nonempty.empty()) {
+          std::fill(sums.data(), sums.data() + rows * columns, 0.f);
+        }
+        for (size_t i = 0; i < nonempty.size(); ++i) {
+          multiply_row_block(nonempty[i], packed[i], row_begin, rows, columns, rows_a.data(),
+                             sums.data(), columns, /*accumulate=*/i > 0);
+        }
+        for (int64_t row = 0; row < rows; ++row) {
+          c10::BFloat16* to = c + (row_begin + row) * ldc + column;
+          for (int64_t j = 0; j < columns; j += 16) {
+            round16_result(sums.data() + row * columns + j, to + j,
+                           std::min<int64_t>(16, columns - j));
+          }
+        }
+      }
+    });
   }
 }
 
@@ -387,6 +505,9 @@ void bf16_panel_multiply(int64_t, int64_t, int64_t, const c10::BFloat16*, int64_
 }
 void gemm_bf16(Transpose, Transpose, int64_t, int64_t, int64_t, float, Operand<float>, int64_t,
                Operand<float>, int64_t, float, float*, int64_t) {
+  TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
+}
+void gemm_bf16_rounded(int64_t, int64_t, c10::ArrayRef<Bf16Term>, c10::BFloat16*, int64_t) {
   TORCH_CHECK(false, "torch_ext: bfloat16 products are not available on this CPU");
 }
 

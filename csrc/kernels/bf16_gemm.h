@@ -19,6 +19,7 @@
 #include "kernels/gemm.h"
 #include "kernels/operand.h"
 
+#include <c10/util/ArrayRef.h>
 #include <c10/util/BFloat16.h>
 
 #include <cstdint>
@@ -65,6 +66,25 @@ void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::
 void gemm_bf16(Transpose transpose_a, Transpose transpose_b, int64_t m, int64_t n, int64_t k,
                float alpha, Operand<float> a, int64_t lda, Operand<float> b, int64_t ldb,
                float beta, float* c, int64_t ldc);
+
+// One term of gemm_bf16_rounded's sum: op(A)[m × k] · op(B)[k × n], each operand in float or in
+// bfloat16 storage.
+struct Bf16Term {
+  Transpose transpose_a = Transpose::No;
+  Transpose transpose_b = Transpose::No;
+  int64_t k = 0;
+  Operand<float> a;
+  int64_t lda = 0;
+  Operand<float> b;
+  int64_t ldb = 0;
+};
+
+// C[m × n] = Σ terms in bfloat16: each block of C summed in float32 (the terms in order, as
+// gemm_bf16 into a float C and then `beta = 1` for each further term would), then rounded to
+// nearest even as it is written. Bitwise what narrowing that float C gives, without a float32
+// copy of C. Parallel over blocks of C.
+void gemm_bf16_rounded(int64_t m, int64_t n, c10::ArrayRef<Bf16Term> terms, c10::BFloat16* c,
+                       int64_t ldc);
 
 // gemm() or gemm_bf16() as `products` says; an operand in bfloat16 storage needs bfloat16
 // products (a `const float*` converts to an Operand).

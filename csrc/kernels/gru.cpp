@@ -347,30 +347,26 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
   const int64_t G = args.sizes.gate_size();
   const Operand<scalar_t> w_ih = args.weights.w_ih;
   const Operand<scalar_t> input = args.input + row0 * args.input_stride;
-  const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   // The window's gradient rows, float or bfloat16 (GruBackwardArgs).
   const Operand<scalar_t> grad_gates =
       OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, G}.operand();
   const Operand<scalar_t> grad_input_n =
       OutputRows<scalar_t>{args.grad_input_n, args.grad_input_n_bf16, H}.operand();
+  const OutputRows<scalar_t> grad_w_ih{args.grad_w_ih, args.grad_w_ih_bf16, I};
+  const OutputRows<scalar_t> grad_w_hh{args.grad_w_hh, args.grad_w_hh_bf16, H};
 
   if (args.sizes.reset_after) {
-    // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n.
-    write_input_gradient(args, row0, N, I,
-                         [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                           sequence_gemm(count, I, 2 * H, grad_gates + first * G, G, w_ih, I,
-                                         1, out, ld, add, args.products);
-                           sequence_gemm(count, I, H, grad_input_n + first * H, H,
-                                         w_ih + 2 * H * I, I, 1, out, ld, /*accumulate=*/true,
-                                         args.products);
-                         });
-    gemm(args.products, Transpose::Yes, Transpose::No, 2 * H, I, N, scalar_t(1), grad_gates, G,
-         input, args.input_stride, beta, args.grad_w_ih, I);
-    gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), grad_input_n, H,
-         input, args.input_stride, beta, args.grad_w_ih + 2 * H * I, I);
+    // ∂gi = [∂gh_r, ∂gh_z, ∂gi_n]: the r and z blocks of grad_gates, then grad_input_n. The
+    // product packing the most first (recurrence.h, "The order of a window's products").
     grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, G, args.previous_h,
-                   args.grad_w_hh, /*accumulate=*/!first, args.products);
+                   grad_w_hh, /*accumulate=*/!first, args.products);
+    weight_gradient(args.products, 2 * H, I, {{N, grad_gates, G, input, args.input_stride}},
+                    grad_w_ih, /*accumulate=*/!first);
+    weight_gradient(args.products, H, I, {{N, grad_input_n, H, input, args.input_stride}},
+                    grad_w_ih.row(2 * H), /*accumulate=*/!first);
+    write_input_gradient(args, row0, N, I,
+                         {{2 * H, grad_gates, G, w_ih}, {H, grad_input_n, H, w_ih + 2 * H * I}});
     if (args.grad_b_ih != nullptr) {
       sum_rows(grad_gates, N, 2 * H, G, args.grad_b_ih, /*accumulate=*/!first);
       sum_rows(grad_input_n, N, H, H, args.grad_b_ih + 2 * H, /*accumulate=*/!first);
@@ -379,17 +375,13 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
     return;
   }
   // Reset before: ∂gi = ∂gh = grad_gates; the candidate's rows of W_hh multiplied r ⊙ h_{t-1}.
-  write_input_gradient(args, row0, N, I,
-                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, I, G, grad_gates + first * G, G, w_ih, I, 1,
-                                       out, ld, add, args.products);
-                       });
-  gemm(args.products, Transpose::Yes, Transpose::No, G, I, N, scalar_t(1), grad_gates, G,
-       input, args.input_stride, beta, args.grad_w_ih, I);
   grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, 2 * H,
-                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first, args.products);
-  gemm(args.products, Transpose::Yes, Transpose::No, H, H, N, scalar_t(1), grad_gates + 2 * H,
-       G, args.reset_state, H, beta, args.grad_w_hh + 2 * H * H, H);
+                 args.previous_h, grad_w_hh, /*accumulate=*/!first, args.products);
+  weight_gradient(args.products, H, H, {{N, grad_gates + 2 * H, G, args.reset_state, H}},
+                  grad_w_hh.row(2 * H), /*accumulate=*/!first);
+  weight_gradient(args.products, G, I, {{N, grad_gates, G, input, args.input_stride}}, grad_w_ih,
+                  /*accumulate=*/!first);
+  write_input_gradient(args, row0, N, I, {{G, grad_gates, G, w_ih}});
   if (args.grad_b_ih != nullptr) {
     sum_rows(grad_gates, N, G, G, args.grad_b_ih, /*accumulate=*/!first);
     sum_rows(grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);

@@ -126,6 +126,11 @@ struct GruBackwardArgs {
   scalar_t* grad_w_hh = nullptr;  // [3H, H]
   scalar_t* grad_b_ih = nullptr;  // [3H] or nullptr (no bias)
   scalar_t* grad_b_hh = nullptr;  // [3H] or nullptr (no bias)
+  // Or, in a bfloat16 call whose backward is one window (bfloat16 products), the weight
+  // gradients written in bfloat16, rounded once (recurrence.h weight_gradient); their float
+  // pointers are then null.
+  c10::BFloat16* grad_w_ih_bf16 = nullptr;
+  c10::BFloat16* grad_w_hh_bf16 = nullptr;
 
   // Workspaces. The backward runs a window of `window_steps` steps at a time
   // (backward_window_steps with rows of 3H values), the row workspaces holding `workspace_rows`

@@ -254,30 +254,30 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args, bool first) {
   const int64_t G = sizes.gate_size();
   const int64_t row0 = args.workspace_first_row;
   const int64_t rows = args.window.rows(seq);
-  const scalar_t beta = first ? scalar_t(0) : scalar_t(1);
   // The window's dG rows, float or bfloat16 (LstmBackwardArgs).
   const Operand<scalar_t> grad_gates =
       OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, G}.operand();
-  write_input_gradient(args, row0, rows, sizes.input_size,
-                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, sizes.input_size, G, grad_gates + first * G, G,
-                                       args.weights.w_ih, sizes.input_size, 1, out, ld, add,
-                                       args.products);
-                       });
-  gemm(args.products, Transpose::Yes, Transpose::No, G, sizes.input_size, rows, scalar_t(1),
-       grad_gates, G, args.input + row0 * args.input_stride, args.input_stride, beta,
-       args.grad_w_ih, sizes.input_size);
+  // The product packing the most first (recurrence.h, "The order of a window's products").
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0,
                                      sizes.state_size()};
   grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, G, G, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/!first, args.products);
+                 OutputRows<scalar_t>{args.grad_w_hh, args.grad_w_hh_bf16, sizes.state_size()},
+                 /*accumulate=*/!first, args.products);
+  weight_gradient(args.products, G, sizes.input_size,
+                  {{rows, grad_gates, G, args.input + row0 * args.input_stride, args.input_stride}},
+                  OutputRows<scalar_t>{args.grad_w_ih, args.grad_w_ih_bf16, sizes.input_size},
+                  /*accumulate=*/!first);
+  write_input_gradient(args, row0, rows, sizes.input_size,
+                       {{G, grad_gates, G, args.weights.w_ih}});
   if (args.grad_bias != nullptr) {
     sum_rows(grad_gates, rows, G, G, args.grad_bias, /*accumulate=*/!first);
   }
   if (sizes.proj_size > 0) {
-    gemm(args.products, Transpose::Yes, Transpose::No, sizes.proj_size, sizes.hidden_size, rows,
-         scalar_t(1), args.grad_h_rows, sizes.proj_size, args.projection_in, sizes.hidden_size,
-         beta, args.grad_w_hr, sizes.hidden_size);
+    weight_gradient(
+        args.products, sizes.proj_size, sizes.hidden_size,
+        {{rows, args.grad_h_rows, sizes.proj_size, args.projection_in, sizes.hidden_size}},
+        OutputRows<scalar_t>{args.grad_w_hr, args.grad_w_hr_bf16, sizes.hidden_size},
+        /*accumulate=*/!first);
   }
 }
 

@@ -128,6 +128,12 @@ struct LstmBackwardArgs {
   scalar_t* grad_w_hh = nullptr;   // [4H, R]
   scalar_t* grad_bias = nullptr;   // [4H], nullptr when the layer has no bias
   scalar_t* grad_w_hr = nullptr;   // [P, H], only with a projection
+  // Or, in a bfloat16 call whose backward is one window (bfloat16 products), the weight
+  // gradients written in bfloat16, rounded once (recurrence.h weight_gradient); their float
+  // pointers are then null.
+  c10::BFloat16* grad_w_ih_bf16 = nullptr;
+  c10::BFloat16* grad_w_hh_bf16 = nullptr;
+  c10::BFloat16* grad_w_hr_bf16 = nullptr;
 
   // The backward runs a window of `window_steps` steps at a time (backward_window_steps with
   // rows of 4H values): the loop back through the window's steps, then its products (dX, dW).

@@ -363,7 +363,8 @@ void layer_norm_window_products(const Args& args, scalar_t* grad_input_gates, in
        args.grad_w_ih, I);
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   grad_weight_hh(seq, args.window, args.reverse, states, args.grad_hidden_raw, G, G,
-                 args.previous_h, args.grad_w_hh, /*accumulate=*/!first);
+                 args.previous_h, OutputRows<scalar_t>{args.grad_w_hh, nullptr, H},
+                 /*accumulate=*/!first);
 }
 
 }  // namespace CPU_CAPABILITY

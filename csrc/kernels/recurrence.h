@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <initializer_list>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -421,15 +422,75 @@ void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const Sequenc
                   states.state_size, group, begin, end, c + previous.rows * ldc, ldc, accumulate);
 }
 
-// ∂L/∂W_hh[G·H, R] (+)= Σ_rows dG_rowᵀ · h_prev(row) over the rows of a window's steps, dG
+// The order of a window's products (the cells' backward_products): ∂W_hh, ∂W_ih, then dX. Their
+// results are written once each, and a bfloat16 product packs its B operand whole (the previous
+// states, X, W_ih) and frees it: taking the widest packing first, before dX and ∂W_ih are
+// touched, lowers the step's resident peak, the later packings reusing its memory (a bfloat16
+// GRU at T=50,B=32,I=256,H=1024: 3 MiB of previous states beside the rest).
+
+// One term of a weight gradient: dGᵀ · X over `rows` rows, dG's and X's rows `grad_stride` and
+// `x_stride` apart.
+template <typename scalar_t>
+struct WeightGradientTerm {
+  int64_t rows = 0;
+  Operand<scalar_t> grad;
+  int64_t grad_stride = 0;
+  Operand<scalar_t> x;
+  int64_t x_stride = 0;
+};
+
+// ∂L/∂W[m × n] (+)= Σ terms, into the rows of `w` (stride apart). Float rows take the terms a
+// product at a time, added to what is there when `accumulate` (later windows). Bfloat16 rows (a
+// bfloat16 call whose backward is one window) take their sum in float rounded once as it is
+// written (gemm_bf16_rounded): bitwise the float rows narrowed, without them.
+template <typename scalar_t>
+void weight_gradient(Products products, int64_t m, int64_t n,
+                     std::initializer_list<WeightGradientTerm<scalar_t>> terms,
+                     const OutputRows<scalar_t>& w, bool accumulate) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    if (w.bfloat16 != nullptr) {
+      TORCH_INTERNAL_ASSERT(!accumulate && products == Products::BFloat16,
+                            "torch_ext: bfloat16 weight gradients are written once, by bfloat16 "
+                            "products");
+      std::vector<Bf16Term> sum;
+      sum.reserve(terms.size());
+      for (const WeightGradientTerm<float>& term : terms) {
+        sum.push_back({Transpose::Yes, Transpose::No, term.rows, term.grad, term.grad_stride,
+                       term.x, term.x_stride});
+      }
+      gemm_bf16_rounded(m, n, sum, w.bfloat16, w.stride);
+      return;
+    }
+  }
+  TORCH_INTERNAL_ASSERT(w.bfloat16 == nullptr, "torch_ext: bfloat16 weight gradients of a ",
+                        "double kernel");
+  bool written = accumulate;
+  for (const WeightGradientTerm<scalar_t>& term : terms) {
+    if (term.rows > 0) {
+      gemm(products, Transpose::Yes, Transpose::No, m, n, term.rows, scalar_t(1), term.grad,
+           term.grad_stride, term.x, term.x_stride, written ? scalar_t(1) : scalar_t(0),
+           w.values, w.stride);
+      written = true;
+    }
+  }
+  if (!written) {
+    for (int64_t row = 0; row < m; ++row) {
+      std::fill(w.values + row * w.stride, w.values + row * w.stride + n, scalar_t(0));
+    }
+  }
+}
+
+// ∂L/∂W_hh[gate_rows, R] (+)= Σ_rows dG_rowᵀ · h_prev(row) over the rows of a window's steps, dG
 // (the window's rows, from its first) with `grad_stride` between rows, over `gate_rows` of its
-// columns. Packed sequences gather each row's previous state into `gather` (the window's rows,
-// [rows, R]) first; unpacked ones read the output rows in place.
+// columns, into `grad_w_hh` (rows R apart; float, or bfloat16 as weight_gradient says). Packed
+// sequences gather each row's previous state into `gather` (the window's rows, [rows, R])
+// first; unpacked ones read the output rows in place.
 template <typename scalar_t>
 void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool reverse,
                     const StateSource<scalar_t>& states, OperandOf<scalar_t> grad_gates,
-                    int64_t grad_stride, int64_t gate_rows, scalar_t* gather, scalar_t* grad_w_hh,
-                    bool accumulate, Products products = Products::Native) {
+                    int64_t grad_stride, int64_t gate_rows, scalar_t* gather,
+                    const OutputRows<scalar_t>& grad_w_hh, bool accumulate,
+                    Products products = Products::Native) {
   const int64_t R = states.state_size;
   const int64_t T = seq.steps;
   if (gate_rows == 0 || R == 0) {
@@ -441,25 +502,20 @@ void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool re
     const int64_t B = seq.batch;
     const int64_t later_begin = reverse ? window.begin : std::max<int64_t>(window.begin, 1);
     const int64_t later_end = reverse ? std::min(window.end, T - 1) : window.end;
-    bool written = accumulate;
+    WeightGradientTerm<scalar_t> later;
     if (later_end > later_begin) {
       const int64_t previous_step = later_begin + (reverse ? 1 : -1);
-      gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, (later_end - later_begin) * B,
-           scalar_t(1), grad_gates + (later_begin - window.begin) * B * grad_stride, grad_stride,
-           states.output + previous_step * B * states.stride, states.stride,
-           written ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
-      written = true;
+      later = {(later_end - later_begin) * B,
+               grad_gates + (later_begin - window.begin) * B * grad_stride, grad_stride,
+               states.output + previous_step * B * states.stride, states.stride};
     }
+    WeightGradientTerm<scalar_t> first;
     const int64_t first_step = reverse ? T - 1 : 0;
     if (window.begin <= first_step && first_step < window.end) {
-      gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, B, scalar_t(1),
-           grad_gates + (first_step - window.begin) * B * grad_stride, grad_stride, states.h0, R,
-           written ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
-      written = true;
+      first = {B, grad_gates + (first_step - window.begin) * B * grad_stride, grad_stride,
+               states.h0, R};
     }
-    if (!written) {
-      std::fill(grad_w_hh, grad_w_hh + gate_rows * R, scalar_t(0));
-    }
+    weight_gradient(products, gate_rows, R, {later, first}, grad_w_hh, accumulate);
     return;
   }
   const int64_t first_row = window.first_row(seq);
@@ -468,18 +524,9 @@ void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool re
       states.copy_previous(seq, t, b, reverse, gather + (seq.offset(t) + b - first_row) * R);
     }
   }
-  gemm(products, Transpose::Yes, Transpose::No, gate_rows, R, window.rows(seq), scalar_t(1),
-       grad_gates, grad_stride, gather, R, accumulate ? scalar_t(1) : scalar_t(0), grad_w_hh, R);
-}
-
-// ∂L/∂W_hh over the whole sequence: grad_gates and gather hold every row.
-template <typename scalar_t>
-void grad_weight_hh(const SequenceLayout& seq, bool reverse, const StateSource<scalar_t>& states,
-                    OperandOf<scalar_t> grad_gates, int64_t grad_stride, int64_t gate_rows,
-                    scalar_t* gather, scalar_t* grad_w_hh, bool accumulate,
-                    Products products = Products::Native) {
-  grad_weight_hh(seq, StepWindow{0, seq.steps}, reverse, states, grad_gates, grad_stride,
-                 gate_rows, gather, grad_w_hh, accumulate, products);
+  weight_gradient(products, gate_rows, R,
+                  {{window.rows(seq), grad_gates, grad_stride, gather, R}}, grad_w_hh,
+                  accumulate);
 }
 
 // The rounds of a backward run a window of steps at a time (sequence.h backward_window_steps).
@@ -537,50 +584,57 @@ class BackwardRounds {
   int64_t count_ = 0;
 };
 
-// A window's rows [row0, row0 + rows) of dX ([N, input_size]), where `product(first, count, out,
-// ld, accumulate)` writes rows [first, first + count) of the window's dX to `out` (rows `ld`
-// apart), or adds to them. Into args.grad_input (the kernels' type; added to when
-// args.accumulate_grad_input), or, where args.grad_input_bf16 is set (a bfloat16 call whose dX no
-// other direction adds to), a chunk of rows at a time into a float scratch rounded into the
-// bfloat16 rows as narrowing a float dX would round them: no float [N, I] dX is held. Neither set:
-// dX is not wanted. Args has the fields of LstmBackwardArgs of those names.
-template <typename Args, typename Product>
+// One term of a window's dX: `depth` columns of its gate gradients (rows `grad_stride` apart,
+// from the window's first row) times the matching rows of W_ih ([depth, input_size]).
+template <typename scalar_t>
+struct InputGradientTerm {
+  int64_t depth = 0;
+  Operand<scalar_t> grad;
+  int64_t grad_stride = 0;
+  Operand<scalar_t> weight;
+};
+
+// The kernels' type of a backward's Args.
+template <typename Args>
+using ArgsScalar =
+    std::remove_cv_t<std::remove_pointer_t<decltype(std::declval<Args&>().grad_input)>>;
+
+// A window's rows [row0, row0 + rows) of dX ([N, input_size]): the sum of `terms`. Into
+// args.grad_input (the kernels' type; added to when args.accumulate_grad_input), or, where
+// args.grad_input_bf16 is set (a bfloat16 call whose dX no other direction adds to), into its
+// bfloat16 rows, each summed in float and rounded once as it is written (gemm_bf16_rounded):
+// what narrowing a float dX gives, with no float dX held. Neither set: dX is not wanted. Args
+// has the fields of LstmBackwardArgs of those names.
+template <typename Args>
 void write_input_gradient(const Args& args, int64_t row0, int64_t rows, int64_t input_size,
-                          const Product& product) {
-  using scalar_t = std::remove_cv_t<std::remove_pointer_t<decltype(args.grad_input)>>;
+                          std::initializer_list<InputGradientTerm<ArgsScalar<Args>>> terms) {
+  using scalar_t = ArgsScalar<Args>;
   if (rows <= 0) {
     return;
   }
   if (args.grad_input_bf16 == nullptr) {
     if (args.grad_input != nullptr) {
-      product(0, rows, args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
-              args.accumulate_grad_input);
+      bool add = args.accumulate_grad_input;
+      for (const InputGradientTerm<scalar_t>& term : terms) {
+        sequence_gemm(rows, input_size, term.depth, term.grad, term.grad_stride, term.weight,
+                      input_size, 1, args.grad_input + row0 * args.grad_input_stride,
+                      args.grad_input_stride, add, args.products);
+        add = true;
+      }
     }
     return;
   }
   if constexpr (std::is_same_v<scalar_t, float>) {
-    TORCH_CHECK(!args.accumulate_grad_input,
-                "torch_ext: a bfloat16 input gradient is written once, never added to");
-    // 2 MiB of float rows: a few times W_ih's packing per window, against the whole [N, I].
-    constexpr int64_t kChunkBytes = int64_t(2) << 20;
-    constexpr int64_t kMinChunkRows = 256;
-    const int64_t chunk = std::min(
-        rows, std::max<int64_t>(kMinChunkRows,
-                                kChunkBytes / (std::max<int64_t>(input_size, 1) *
-                                               static_cast<int64_t>(sizeof(float)))));
-    AlignedBuffer<float> scratch(static_cast<size_t>(chunk * input_size));
-    for (int64_t first = 0; first < rows; first += chunk) {
-      const int64_t count = std::min(chunk, rows - first);
-      product(first, count, scratch.data(), input_size, /*accumulate=*/false);
-      c10::BFloat16* to = args.grad_input_bf16 + (row0 + first) * args.grad_input_stride;
-      const float* from = scratch.data();
-      for_each_row_block(count, input_size, [&](int64_t begin, int64_t end) {
-        for (int64_t row = begin; row < end; ++row) {
-          at::vec::convert(from + row * input_size, to + row * args.grad_input_stride,
-                           input_size);
-        }
-      });
+    TORCH_CHECK(!args.accumulate_grad_input && args.products == Products::BFloat16,
+                "torch_ext: a bfloat16 input gradient is written once, by bfloat16 products");
+    std::vector<Bf16Term> sum;
+    sum.reserve(terms.size());
+    for (const InputGradientTerm<float>& term : terms) {
+      sum.push_back({Transpose::No, Transpose::No, term.depth, term.grad, term.grad_stride,
+                     term.weight, input_size});
     }
+    gemm_bf16_rounded(rows, input_size, sum, args.grad_input_bf16 + row0 * args.grad_input_stride,
+                      args.grad_input_stride);
   } else {
     TORCH_CHECK(false, "torch_ext: a bfloat16 input gradient needs float kernels");
   }

@@ -143,17 +143,16 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args, bool first) {
   // The window's dG rows, float or bfloat16 (RnnBackwardArgs).
   const Operand<scalar_t> grad_gates =
       OutputRows<scalar_t>{args.grad_gates, args.grad_gates_bf16, H}.operand();
-  write_input_gradient(args, row0, N, I,
-                       [&](int64_t first, int64_t count, scalar_t* out, int64_t ld, bool add) {
-                         sequence_gemm(count, I, H, grad_gates + first * H, H,
-                                       args.weights.w_ih, I, 1, out, ld, add, args.products);
-                       });
-  gemm(args.products, Transpose::Yes, Transpose::No, H, I, N, scalar_t(1), grad_gates, H,
-       args.input + row0 * args.input_stride, args.input_stride, first ? scalar_t(0) : scalar_t(1),
-       args.grad_w_ih, I);
+  // The product packing the most first (recurrence.h, "The order of a window's products").
   const StateSource<scalar_t> states{args.output, args.output_stride, args.h0, H};
   grad_weight_hh(seq, args.window, args.reverse, states, grad_gates, H, H, args.previous_h,
-                 args.grad_w_hh, /*accumulate=*/!first, args.products);
+                 OutputRows<scalar_t>{args.grad_w_hh, args.grad_w_hh_bf16, H},
+                 /*accumulate=*/!first, args.products);
+  weight_gradient(args.products, H, I,
+                  {{N, grad_gates, H, args.input + row0 * args.input_stride, args.input_stride}},
+                  OutputRows<scalar_t>{args.grad_w_ih, args.grad_w_ih_bf16, I},
+                  /*accumulate=*/!first);
+  write_input_gradient(args, row0, N, I, {{H, grad_gates, H, args.weights.w_ih}});
   if (args.grad_bias != nullptr) {
     sum_rows(grad_gates, N, H, H, args.grad_bias, /*accumulate=*/!first);
   }

@@ -78,6 +78,11 @@ struct RnnBackwardArgs {
   scalar_t* grad_w_ih = nullptr;  // [H, I]
   scalar_t* grad_w_hh = nullptr;  // [H, H]
   scalar_t* grad_bias = nullptr;  // [H] or nullptr (no bias)
+  // Or, in a bfloat16 call whose backward is one window (bfloat16 products), the weight
+  // gradients written in bfloat16, rounded once (recurrence.h weight_gradient); their float
+  // pointers are then null.
+  c10::BFloat16* grad_w_ih_bf16 = nullptr;
+  c10::BFloat16* grad_w_hh_bf16 = nullptr;
 
   // The backward runs a window of `window_steps` steps at a time (backward_window_steps with
   // rows of H values): the loop back through the window's steps, then its products (dX, dW).

@@ -92,11 +92,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_layer_forward_cpu
   // a bfloat16 call rounds them into bfloat16 rows of their own, gi then taking a chunk of steps.
   const auto saved = saved_options(input);
   const bool saves_bf16 = training && needs_widening(input);
-  const int64_t gates_rows = training && !saves_bf16 ? N : inference_gate_rows(N, B);
-  at::Tensor gates = at::empty({D, gates_rows, G}, options);
+  const int64_t gates_rows = !training ? inference_gate_rows(N, B)
+                             : saves_bf16 ? bf16_chunk_gate_rows(N, B)
+                                          : N;
   at::Tensor saved_gates = saves_bf16 ? at::empty({D, N, G}, saved) : at::empty({0}, saved);
   at::Tensor hidden_n =
       training && reset_after ? at::empty({D, N, H}, saved) : at::empty({0}, saved);
+  at::Tensor gates = at::empty({D, gates_rows, G}, options);
   at::Tensor step_gates = at::empty({D, B, G}, options);
   at::Tensor reset_state = reset_after ? at::empty({0}, options) : at::empty({D, B, H}, options);
 
@@ -241,6 +243,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
+  const auto weight_gradient = weight_gradient_options(
+      input, options, products, windows.steps >= sequence.steps);
   at::Tensor grad_gates = at::empty({D, W, G}, gradient);
   at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, gradient) : empty();
   at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);
@@ -259,8 +263,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
     };
     for (int64_t direction = 0; direction < D; ++direction) {
       weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
-      at::Tensor grad_w_ih = at::empty({G, I}, options);
-      at::Tensor grad_w_hh = at::empty({G, H}, options);
+      at::Tensor grad_w_ih = at::empty({G, I}, weight_gradient);
+      at::Tensor grad_w_hh = at::empty({G, H}, weight_gradient);
       at::Tensor grad_b_ih = has_biases ? at::empty({G}, options) : at::Tensor();
       at::Tensor grad_b_hh = has_biases ? at::empty({G}, options) : at::Tensor();
 
@@ -285,8 +289,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       args.grad_input_bf16 = bfloat16_result(grad_input);
       args.grad_input_stride = I;
       args.accumulate_grad_input = direction > 0;
-      args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();
-      args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
+      args.grad_w_ih = kernel_result<scalar_t>(grad_w_ih);
+      args.grad_w_ih_bf16 = bfloat16_result(grad_w_ih);
+      args.grad_w_hh = kernel_result<scalar_t>(grad_w_hh);
+      args.grad_w_hh_bf16 = bfloat16_result(grad_w_hh);
       args.grad_b_ih = has_biases ? grad_b_ih.mutable_data_ptr<scalar_t>() : nullptr;
       args.grad_b_hh = has_biases ? grad_b_hh.mutable_data_ptr<scalar_t>() : nullptr;
       args.window_steps = windows.steps;

@@ -97,7 +97,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> lstm_laye
   // bfloat16 rows of their own, the pre-activations then taking a chunk of steps at a time, as
   // in inference.
   const bool saves_bf16 = training && needs_widening(input);
-  const int64_t gates_rows = training && !saves_bf16 ? N : inference_gate_rows(N, B);
+  const int64_t gates_rows = !training ? inference_gate_rows(N, B)
+                             : saves_bf16 ? bf16_chunk_gate_rows(N, B)
+                                          : N;
   at::Tensor gates = at::empty({D, gates_rows, G}, options);
   at::Tensor saved_gates =
       saves_bf16 ? at::empty({D, N, G}, saved_options(input)) : at::empty({0}, options);
@@ -247,6 +249,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
+  const auto weight_gradient = weight_gradient_options(
+      input, options, products, windows.steps >= sequence.steps);
   at::Tensor grad_gates = at::empty({D, W, G}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
   at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::empty({0}, options);
@@ -261,10 +265,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
     weights.reserve(static_cast<size_t>(D));
     for (int64_t direction = 0; direction < D; ++direction) {
       weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
-      const at::Tensor grad_w_ih = at::empty({G, I}, options);
-      const at::Tensor grad_w_hh = at::empty({G, R}, options);
+      at::Tensor grad_w_ih = at::empty({G, I}, weight_gradient);
+      at::Tensor grad_w_hh = at::empty({G, R}, weight_gradient);
       const at::Tensor grad_bias = has_biases ? at::empty({G}, options) : at::Tensor();
-      const at::Tensor grad_w_hr = P > 0 ? at::empty({P, H}, options) : at::Tensor();
+      at::Tensor grad_w_hr = P > 0 ? at::empty({P, H}, weight_gradient) : at::Tensor();
 
       kernels::LstmBackwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
       args.sequence = sequence;
@@ -288,10 +292,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       args.grad_input_bf16 = bfloat16_result(grad_input);
       args.grad_input_stride = I;
       args.accumulate_grad_input = direction > 0;
-      args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();
-      args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
+      args.grad_w_ih = kernel_result<scalar_t>(grad_w_ih);
+      args.grad_w_ih_bf16 = bfloat16_result(grad_w_ih);
+      args.grad_w_hh = kernel_result<scalar_t>(grad_w_hh);
+      args.grad_w_hh_bf16 = bfloat16_result(grad_w_hh);
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
-      args.grad_w_hr = P > 0 ? grad_w_hr.mutable_data_ptr<scalar_t>() : nullptr;
+      if (P > 0) {
+        args.grad_w_hr = kernel_result<scalar_t>(grad_w_hr);
+        args.grad_w_hr_bf16 = bfloat16_result(grad_w_hr);
+      }
       args.window_steps = windows.steps;
       args.workspace_rows = W;
       args.grad_gates = kernel_result<scalar_t>(grad_gates, direction * W * G);

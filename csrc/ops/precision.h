@@ -151,6 +151,19 @@ inline at::TensorOptions gradient_options(const at::TensorOptions& options,
   return products == kernels::Products::BFloat16 ? options.dtype(at::kBFloat16) : options;
 }
 
+// Options of a layer backward's weight gradients (not the biases'): `options`, summed in float32
+// over the windows and narrowed at the end; or, in a bfloat16 call with bfloat16 products whose
+// backward is one window, bfloat16: the kernels sum each one's terms in float and round it once
+// as they write it (kernels/recurrence.h weight_gradient), the values narrowing gives, with no
+// float32 copy held beside the workspaces.
+inline at::TensorOptions weight_gradient_options(const at::Tensor& input,
+                                                 const at::TensorOptions& options,
+                                                 kernels::Products products, bool one_window) {
+  return needs_widening(input) && products == kernels::Products::BFloat16 && one_window
+             ? input.options()
+             : options;
+}
+
 // A float32 result back in the caller's type.
 inline at::Tensor narrow_to(const at::Tensor& tensor, at::ScalarType dtype) {
   return tensor.defined() && tensor.scalar_type() != dtype ? tensor.to(dtype) : tensor;

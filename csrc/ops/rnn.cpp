@@ -92,7 +92,8 @@ std::tuple<at::Tensor, at::Tensor> rnn_layer_cpu_impl(
       at::empty_symint(layer_output_sizes(input, shape), output_options(input, products));
   at::Tensor hy = at::empty({D, B, H}, options);
   // The backward reads only the output: training needs no more scratch than inference.
-  const int64_t gates_rows = inference_gate_rows(N, B);
+  const int64_t gates_rows =
+      needs_widening(input) ? bf16_chunk_gate_rows(N, B) : inference_gate_rows(N, B);
   at::Tensor gates = at::empty({D, gates_rows, H}, options);
 
   AT_DISPATCH_FLOATING_TYPES(options.dtype().toScalarType(), "torch_ext::rnn_layer", [&] {
@@ -197,6 +198,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
                                         sequence.uniform ? 0 : options.dtype().itemsize()));
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(sequence, row_bytes);
   const int64_t W = windows.rows;
+  const auto weight_gradient = weight_gradient_options(
+      input, options, products, windows.steps >= sequence.steps);
   at::Tensor grad_gates = at::empty({D, W, H}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);
   at::Tensor state_rows =
@@ -211,8 +214,8 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
     std::vector<at::Tensor> grad_biases;
     for (int64_t direction = 0; direction < D; ++direction) {
       weights.emplace_back(direction_params(params, shape.layout, 0, direction), H);
-      const at::Tensor grad_w_ih = at::empty({H, I}, options);
-      const at::Tensor grad_w_hh = at::empty({H, H}, options);
+      at::Tensor grad_w_ih = at::empty({H, I}, weight_gradient);
+      at::Tensor grad_w_hh = at::empty({H, H}, weight_gradient);
       const at::Tensor grad_bias = has_biases ? at::empty({H}, options) : at::Tensor();
 
       kernels::RnnBackwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
@@ -233,8 +236,10 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
       args.grad_input_bf16 = bfloat16_result(grad_input);
       args.grad_input_stride = I;
       args.accumulate_grad_input = direction > 0;
-      args.grad_w_ih = grad_w_ih.mutable_data_ptr<scalar_t>();
-      args.grad_w_hh = grad_w_hh.mutable_data_ptr<scalar_t>();
+      args.grad_w_ih = kernel_result<scalar_t>(grad_w_ih);
+      args.grad_w_ih_bf16 = bfloat16_result(grad_w_ih);
+      args.grad_w_hh = kernel_result<scalar_t>(grad_w_hh);
+      args.grad_w_hh_bf16 = bfloat16_result(grad_w_hh);
       args.grad_bias = has_biases ? grad_bias.mutable_data_ptr<scalar_t>() : nullptr;
       args.window_steps = windows.steps;
       args.workspace_rows = W;

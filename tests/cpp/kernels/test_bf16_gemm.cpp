@@ -2,7 +2,9 @@
 // bfloat16-rounded operands: every shape tail (rows not a multiple of the 8-row tile, panels
 // narrower than 32 and 16 columns, odd depths, depths past one 512 block), both transposes,
 // leading dimensions wider than the matrices, and beta 0, 1 and other; and operands in bfloat16
-// storage (kernels/operand.h) giving bitwise the products of their float32 copies.
+// storage (kernels/operand.h) giving bitwise the products of their float32 copies; and
+// gemm_bf16_rounded's bfloat16 C giving bitwise the float C of gemm_bf16 (a term at a time)
+// narrowed, over its column groups, several terms, empty terms and special values.
 #include <kernels/bf16_gemm.h>
 
 #include <ATen/ATen.h>
@@ -12,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace torch_ext::testing {
@@ -215,6 +218,136 @@ TEST_F(Bf16Gemm, Bfloat16StorageRowsAndPanelsAreCopied) {
     for (size_t i = 0; i < panel_size; ++i) {
       EXPECT_EQ(panel_store[i].x, panel_copy[i].x) << "depth " << depth << " panel element " << i;
     }
+  }
+}
+
+// gemm_bf16 into a float C, term after term (beta 0, then 1), then narrowed as at::Tensor::to
+// narrows: what gemm_bf16_rounded must give bitwise.
+at::Tensor float_sum_narrowed(int64_t m, int64_t n, const std::vector<kernels::Bf16Term>& terms) {
+  at::Tensor c = at::full({m, n}, 3.f);
+  bool written = false;
+  for (const kernels::Bf16Term& term : terms) {
+    if (term.k <= 0) {
+      continue;
+    }
+    kernels::gemm_bf16(term.transpose_a, term.transpose_b, m, n, term.k, 1.f, term.a, term.lda,
+                       term.b, term.ldb, written ? 1.f : 0.f, c.data_ptr<float>(), n);
+    written = true;
+  }
+  return written ? c.to(at::kBFloat16) : at::zeros({m, n}, at::kBFloat16);
+}
+
+// C of gemm_bf16_rounded in a [m, n + 3] store, whose spare columns must stay as they were.
+at::Tensor rounded_sum(int64_t m, int64_t n, const std::vector<kernels::Bf16Term>& terms) {
+  at::Tensor c = at::full({m, n + 3}, 5.f, at::kBFloat16);
+  kernels::gemm_bf16_rounded(m, n, terms, c.data_ptr<c10::BFloat16>(), n + 3);
+  EXPECT_TRUE(at::equal(c.narrow(1, n, 3), at::full({m, 3}, 5.f, at::kBFloat16)));
+  return c.narrow(1, 0, n);
+}
+
+void expect_bitwise(const at::Tensor& actual, const at::Tensor& expected) {
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  const at::Tensor a = actual.contiguous().view(at::kShort);
+  const at::Tensor e = expected.contiguous().view(at::kShort);
+  EXPECT_TRUE(at::equal(a, e)) << "differing elements: " << a.ne(e).sum().item<int64_t>();
+}
+
+struct RoundedShape {
+  int64_t m, n, k;
+};
+
+TEST_F(Bf16Gemm, RoundedSumIsTheNarrowedFloatSum) {
+  using kernels::Operand;
+  at::manual_seed(4);
+  // m ≤ n with a B past the 1 MiB group budget (column groups: 1600 × 1024 and 1100 × 600), m > n
+  // (one group), odd depths, depths past a 512 block, panels narrower than 32 columns.
+  const std::vector<RoundedShape> shapes{{1, 1, 1},    {9, 17, 3},     {65, 70, 513},
+                                         {130, 33, 1031}, {96, 1024, 1600}, {600, 600, 1100},
+                                         {200, 40, 64}};
+  for (const RoundedShape& shape : shapes) {
+    for (const bool transpose_a : {false, true}) {
+      for (const bool bf16_storage : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << shape.m << "x" << shape.n << "x" << shape.k
+                                          << " ta " << transpose_a << " bf16 " << bf16_storage);
+        // Two terms as a weight gradient's: the later rows, then h0's few.
+        const int64_t k2 = std::max<int64_t>(1, shape.k / 7);
+        const auto a_sizes = [&](int64_t k) {
+          return transpose_a ? std::vector<int64_t>{k, shape.m} : std::vector<int64_t>{shape.m, k};
+        };
+        at::Tensor a1 = at::randn(a_sizes(shape.k));
+        at::Tensor a2 = at::randn(a_sizes(k2));
+        at::Tensor b1 = at::randn({shape.k, shape.n});
+        at::Tensor b2 = at::randn({k2, shape.n});
+        if (bf16_storage) {
+          a1 = a1.to(at::kBFloat16);
+          b2 = b2.to(at::kBFloat16);
+        }
+        const auto operand = [](const at::Tensor& t) {
+          return t.scalar_type() == at::kBFloat16
+                     ? Operand<float>::bfloat16(t.const_data_ptr<c10::BFloat16>())
+                     : Operand<float>(t.const_data_ptr<float>());
+        };
+        const Transpose ta = transpose_a ? Transpose::Yes : Transpose::No;
+        const std::vector<kernels::Bf16Term> terms{
+            {ta, Transpose::No, shape.k, operand(a1), a1.size(1), operand(b1), shape.n},
+            {ta, Transpose::No, k2, operand(a2), a2.size(1), operand(b2), shape.n}};
+        expect_bitwise(rounded_sum(shape.m, shape.n, terms),
+                       float_sum_narrowed(shape.m, shape.n, terms));
+        // One term, B transposed.
+        const at::Tensor bt = at::randn({shape.n, shape.k});
+        const std::vector<kernels::Bf16Term> one{{ta, Transpose::Yes, shape.k, operand(a1),
+                                                  a1.size(1), bt.const_data_ptr<float>(),
+                                                  shape.k}};
+        expect_bitwise(rounded_sum(shape.m, shape.n, one),
+                       float_sum_narrowed(shape.m, shape.n, one));
+      }
+    }
+  }
+}
+
+TEST_F(Bf16Gemm, RoundedSumOfNoTermsIsZero) {
+  const float unused = 0.f;
+  const std::vector<kernels::Bf16Term> empty_terms{
+      {Transpose::No, Transpose::No, 0, &unused, 1, &unused, 1}};
+  expect_bitwise(rounded_sum(5, 40, empty_terms), at::zeros({5, 40}, at::kBFloat16));
+  expect_bitwise(rounded_sum(5, 40, {}), at::zeros({5, 40}, at::kBFloat16));
+}
+
+TEST_F(Bf16Gemm, RoundedSumRoundsAsNarrowingDoes) {
+  // Row i of A holds two bfloat16 values whose float sum (B is a column of ones) is a tie
+  // between two bfloat16 values (to even: down, then up), is not a bfloat16 value, overflows to
+  // ±infinity, or is NaN.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<std::pair<float, float>> pairs{{1.f, 1.f / 256.f},
+                                                   {1.f, 3.f / 256.f},
+                                                   {-1.f, -3.f / 256.f},
+                                                   {1.f, 1.f / 512.f},
+                                                   {3.3e38f, 3.3e38f},
+                                                   {-3.3e38f, -3.3e38f},
+                                                   {inf, -inf},
+                                                   {0.f, -0.f}};
+  const int64_t m = static_cast<int64_t>(pairs.size());
+  std::vector<float> a_values;
+  for (const auto& [x, y] : pairs) {
+    a_values.push_back(x);
+    a_values.push_back(y);
+  }
+  const at::Tensor a = at::tensor(a_values).view({m, 2});
+  const at::Tensor b = at::ones({2, 1});
+  const std::vector<kernels::Bf16Term> term{{Transpose::No, Transpose::No, 2,
+                                             a.const_data_ptr<float>(), 2,
+                                             b.const_data_ptr<float>(), 1}};
+  const at::Tensor actual = rounded_sum(m, 1, term);
+  const at::Tensor sums = (a.to(at::kDouble).sum(1, /*keepdim=*/true)).to(at::kFloat);
+  for (int64_t i = 0; i < m; ++i) {
+    const float sum = sums[i][0].item<float>();
+    const float got = actual[i][0].item<float>();
+    if (std::isnan(sum)) {
+      EXPECT_TRUE(std::isnan(got)) << "row " << i;
+      continue;
+    }
+    EXPECT_EQ(actual[i][0].item<c10::BFloat16>().x, c10::BFloat16(sum).x)
+        << "row " << i << ": sum " << sum << ", got " << got;
   }
 }
 

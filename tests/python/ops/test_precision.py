@@ -330,12 +330,13 @@ def test_bfloat16_storage_read_as_its_float32_copy(cell, kwargs, packed, split, 
     ("RNN", {}, False),
     ("RNN", dict(nonlinearity="relu"), True),
 ])
-def test_bfloat16_input_gradient_rounded_a_chunk_of_rows_at_a_time(cell, kwargs, packed, monkeypatch):
-    """A one-direction bfloat16 call writes dX in bfloat16: the kernels multiply a chunk of rows
-    at a time (2 MiB of float rows, at least 256) into a float scratch and round it into the
-    result. With 2048 input features a chunk is 256 rows, so 40 steps of 8 rows take two chunks,
-    the second a partial one; dX is bitwise the narrowed float32 dX of the widening path, which
-    holds all of it."""
+def test_bfloat16_input_and_weight_gradients_rounded_as_written(cell, kwargs, packed, monkeypatch):
+    """A one-direction bfloat16 call writes dX, and (its backward being one window) the weight
+    gradients, in bfloat16: each block of rows is summed in float and rounded once as it is
+    written (csrc/kernels/bf16_gemm.cpp gemm_bf16_rounded), with no float32 copy held. With 2048
+    input features dX (320 or 282 rows) has fewer rows than columns and a packed W_ih past 64 KiB,
+    so its columns go in groups of 512; the gradients are bitwise the narrowed float32 ones of the
+    widening path, which holds them whole."""
     torch.manual_seed(7)
     I_, H_, T_, B_ = 2048, 24, 40, 8
     module = getattr(torch_ext, cell)(I_, H_, **kwargs).bfloat16()
