@@ -35,6 +35,16 @@ bool bf16_products_supported() {
 #if TORCH_EXT_BF16_DOT
 namespace {
 
+// Calls fn(values) with an operand's storage: bfloat16 or float.
+template <typename Fn>
+void with_storage(const Operand<float>& operand, const Fn& fn) {
+  if (operand.is_bfloat16()) {
+    fn(operand.bfloat16_values());
+  } else {
+    fn(operand.values());
+  }
+}
+
 // 16 floats rounded to bfloat16 (to nearest even, as c10::BFloat16), n ≤ 16 of them.
 TORCH_EXT_BF16_TARGET inline void round16(const float* from, c10::BFloat16* to, int64_t n) {
   const __mmask16 mask = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
@@ -252,11 +262,7 @@ void pack_bf16_panel(int64_t depth, int64_t width, const c10::BFloat16* source, 
 
 void round_rows_bf16(int64_t rows, int64_t depth, Operand<float> a, int64_t lda,
                      c10::BFloat16* out, int64_t ld_out) {
-  if (a.is_bfloat16()) {
-    round_rows(rows, depth, a.bfloat16_values(), lda, out, ld_out);
-  } else {
-    round_rows(rows, depth, a.values(), lda, out, ld_out);
-  }
+  with_storage(a, [&](const auto* values) { round_rows(rows, depth, values, lda, out, ld_out); });
 }
 
 void bf16_panel_multiply(int64_t rows, int64_t width, int64_t depth, const c10::BFloat16* a,
@@ -301,16 +307,6 @@ constexpr int64_t kRowBlock = 64;
 // time: groups of at most kPackedGroupBytes of packed B, at most kMaxColumnGroups of them.
 constexpr int64_t kPackedGroupBytes = int64_t(64) << 10;
 constexpr int64_t kMaxColumnGroups = 4;
-
-// Calls fn(values) with an operand's storage: bfloat16 or float.
-template <typename Fn>
-void with_storage(const Operand<float>& operand, const Fn& fn) {
-  if (operand.is_bfloat16()) {
-    fn(operand.bfloat16_values());
-  } else {
-    fn(operand.values());
-  }
-}
 
 // op(B) of one term, packed (in parallel) into depth blocks of panels.
 class PackedB {

@@ -365,8 +365,9 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
                     grad_w_ih, /*accumulate=*/!first);
     weight_gradient(args.products, H, I, {{N, grad_input_n, H, input, args.input_stride}},
                     grad_w_ih.row(2 * H), /*accumulate=*/!first);
-    write_input_gradient(args, row0, N, I,
-                         {{2 * H, grad_gates, G, w_ih}, {H, grad_input_n, H, w_ih + 2 * H * I}});
+    write_input_gradient(
+        args, row0, N, I,
+        {{2 * H, grad_gates, G, w_ih, I}, {H, grad_input_n, H, w_ih + 2 * H * I, I}});
     if (args.grad_b_ih != nullptr) {
       sum_rows(grad_gates, N, 2 * H, G, args.grad_b_ih, /*accumulate=*/!first);
       sum_rows(grad_input_n, N, H, H, args.grad_b_ih + 2 * H, /*accumulate=*/!first);
@@ -381,7 +382,7 @@ void backward_products(const GruBackwardArgs<scalar_t>& args, bool first) {
                   grad_w_hh.row(2 * H), /*accumulate=*/!first);
   weight_gradient(args.products, G, I, {{N, grad_gates, G, input, args.input_stride}}, grad_w_ih,
                   /*accumulate=*/!first);
-  write_input_gradient(args, row0, N, I, {{G, grad_gates, G, w_ih}});
+  write_input_gradient(args, row0, N, I, {{G, grad_gates, G, w_ih, I}});
   if (args.grad_b_ih != nullptr) {
     sum_rows(grad_gates, N, G, G, args.grad_b_ih, /*accumulate=*/!first);
     sum_rows(grad_gates, N, G, G, args.grad_b_hh, /*accumulate=*/!first);

@@ -268,7 +268,7 @@ void backward_products(const LstmBackwardArgs<scalar_t>& args, bool first) {
                   OutputRows<scalar_t>{args.grad_w_ih, args.grad_w_ih_bf16, sizes.input_size},
                   /*accumulate=*/!first);
   write_input_gradient(args, row0, rows, sizes.input_size,
-                       {{G, grad_gates, G, args.weights.w_ih}});
+                       {{G, grad_gates, G, args.weights.w_ih, sizes.input_size}});
   if (args.grad_bias != nullptr) {
     sum_rows(grad_gates, rows, G, G, args.grad_bias, /*accumulate=*/!first);
   }

@@ -428,16 +428,29 @@ void multiply_previous_state(const PackedMatrix<scalar_t>& weight, const Sequenc
 // touched, lowers the step's resident peak, the later packings reusing its memory (a bfloat16
 // GRU at T=50,B=32,I=256,H=1024: 3 MiB of previous states beside the rest).
 
-// One term of a weight gradient: dGᵀ · X over `rows` rows, dG's and X's rows `grad_stride` and
-// `x_stride` apart.
+// One term of a backward's sum of products, A·B over `depth`, A's rows `lda` apart and B's rows
+// `ldb` apart. A is a window's gate gradients: weight_gradient reads it transposed (dGᵀ · X, the
+// depth running over the window's rows), write_input_gradient as it is (dG · W_ih, over `depth`
+// of its columns).
 template <typename scalar_t>
-struct WeightGradientTerm {
-  int64_t rows = 0;
-  Operand<scalar_t> grad;
-  int64_t grad_stride = 0;
-  Operand<scalar_t> x;
-  int64_t x_stride = 0;
+struct ProductTerm {
+  int64_t depth = 0;
+  Operand<scalar_t> a;
+  int64_t lda = 0;
+  Operand<scalar_t> b;
+  int64_t ldb = 0;
 };
+
+// The terms as gemm_bf16_rounded takes them, A transposed as `transpose_a` says.
+inline std::vector<Bf16Term> bf16_terms(Transpose transpose_a,
+                                        std::initializer_list<ProductTerm<float>> terms) {
+  std::vector<Bf16Term> result;
+  result.reserve(terms.size());
+  for (const ProductTerm<float>& term : terms) {
+    result.push_back({transpose_a, Transpose::No, term.depth, term.a, term.lda, term.b, term.ldb});
+  }
+  return result;
+}
 
 // ∂L/∂W[m × n] (+)= Σ terms, into the rows of `w` (stride apart). Float rows take the terms a
 // product at a time, added to what is there when `accumulate` (later windows). Bfloat16 rows (a
@@ -445,31 +458,24 @@ struct WeightGradientTerm {
 // written (gemm_bf16_rounded): bitwise the float rows narrowed, without them.
 template <typename scalar_t>
 void weight_gradient(Products products, int64_t m, int64_t n,
-                     std::initializer_list<WeightGradientTerm<scalar_t>> terms,
+                     std::initializer_list<ProductTerm<scalar_t>> terms,
                      const OutputRows<scalar_t>& w, bool accumulate) {
   if constexpr (std::is_same_v<scalar_t, float>) {
     if (w.bfloat16 != nullptr) {
       TORCH_INTERNAL_ASSERT(!accumulate && products == Products::BFloat16,
                             "torch_ext: bfloat16 weight gradients are written once, by bfloat16 "
                             "products");
-      std::vector<Bf16Term> sum;
-      sum.reserve(terms.size());
-      for (const WeightGradientTerm<float>& term : terms) {
-        sum.push_back({Transpose::Yes, Transpose::No, term.rows, term.grad, term.grad_stride,
-                       term.x, term.x_stride});
-      }
-      gemm_bf16_rounded(m, n, sum, w.bfloat16, w.stride);
+      gemm_bf16_rounded(m, n, bf16_terms(Transpose::Yes, terms), w.bfloat16, w.stride);
       return;
     }
   }
   TORCH_INTERNAL_ASSERT(w.bfloat16 == nullptr, "torch_ext: bfloat16 weight gradients of a ",
                         "double kernel");
   bool written = accumulate;
-  for (const WeightGradientTerm<scalar_t>& term : terms) {
-    if (term.rows > 0) {
-      gemm(products, Transpose::Yes, Transpose::No, m, n, term.rows, scalar_t(1), term.grad,
-           term.grad_stride, term.x, term.x_stride, written ? scalar_t(1) : scalar_t(0),
-           w.values, w.stride);
+  for (const ProductTerm<scalar_t>& term : terms) {
+    if (term.depth > 0) {
+      gemm(products, Transpose::Yes, Transpose::No, m, n, term.depth, scalar_t(1), term.a,
+           term.lda, term.b, term.ldb, written ? scalar_t(1) : scalar_t(0), w.values, w.stride);
       written = true;
     }
   }
@@ -502,14 +508,14 @@ void grad_weight_hh(const SequenceLayout& seq, const StepWindow& window, bool re
     const int64_t B = seq.batch;
     const int64_t later_begin = reverse ? window.begin : std::max<int64_t>(window.begin, 1);
     const int64_t later_end = reverse ? std::min(window.end, T - 1) : window.end;
-    WeightGradientTerm<scalar_t> later;
+    ProductTerm<scalar_t> later;
     if (later_end > later_begin) {
       const int64_t previous_step = later_begin + (reverse ? 1 : -1);
       later = {(later_end - later_begin) * B,
                grad_gates + (later_begin - window.begin) * B * grad_stride, grad_stride,
                states.output + previous_step * B * states.stride, states.stride};
     }
-    WeightGradientTerm<scalar_t> first;
+    ProductTerm<scalar_t> first;
     const int64_t first_step = reverse ? T - 1 : 0;
     if (window.begin <= first_step && first_step < window.end) {
       first = {B, grad_gates + (first_step - window.begin) * B * grad_stride, grad_stride,
@@ -584,22 +590,13 @@ class BackwardRounds {
   int64_t count_ = 0;
 };
 
-// One term of a window's dX: `depth` columns of its gate gradients (rows `grad_stride` apart,
-// from the window's first row) times the matching rows of W_ih ([depth, input_size]).
-template <typename scalar_t>
-struct InputGradientTerm {
-  int64_t depth = 0;
-  Operand<scalar_t> grad;
-  int64_t grad_stride = 0;
-  Operand<scalar_t> weight;
-};
-
 // The kernels' type of a backward's Args.
 template <typename Args>
 using ArgsScalar =
     std::remove_cv_t<std::remove_pointer_t<decltype(std::declval<Args&>().grad_input)>>;
 
-// A window's rows [row0, row0 + rows) of dX ([N, input_size]): the sum of `terms`. Into
+// A window's rows [row0, row0 + rows) of dX ([N, input_size]): the sum of `terms` (dG's rows
+// from the window's first times rows of W_ih, `input_size` values each). Into
 // args.grad_input (the kernels' type; added to when args.accumulate_grad_input), or, where
 // args.grad_input_bf16 is set (a bfloat16 call whose dX no other direction adds to), into its
 // bfloat16 rows, each summed in float and rounded once as it is written (gemm_bf16_rounded):
@@ -607,7 +604,7 @@ using ArgsScalar =
 // has the fields of LstmBackwardArgs of those names.
 template <typename Args>
 void write_input_gradient(const Args& args, int64_t row0, int64_t rows, int64_t input_size,
-                          std::initializer_list<InputGradientTerm<ArgsScalar<Args>>> terms) {
+                          std::initializer_list<ProductTerm<ArgsScalar<Args>>> terms) {
   using scalar_t = ArgsScalar<Args>;
   if (rows <= 0) {
     return;
@@ -615,10 +612,10 @@ void write_input_gradient(const Args& args, int64_t row0, int64_t rows, int64_t 
   if (args.grad_input_bf16 == nullptr) {
     if (args.grad_input != nullptr) {
       bool add = args.accumulate_grad_input;
-      for (const InputGradientTerm<scalar_t>& term : terms) {
-        sequence_gemm(rows, input_size, term.depth, term.grad, term.grad_stride, term.weight,
-                      input_size, 1, args.grad_input + row0 * args.grad_input_stride,
-                      args.grad_input_stride, add, args.products);
+      for (const ProductTerm<scalar_t>& term : terms) {
+        sequence_gemm(rows, input_size, term.depth, term.a, term.lda, term.b, term.ldb, 1,
+                      args.grad_input + row0 * args.grad_input_stride, args.grad_input_stride,
+                      add, args.products);
         add = true;
       }
     }
@@ -627,13 +624,8 @@ void write_input_gradient(const Args& args, int64_t row0, int64_t rows, int64_t 
   if constexpr (std::is_same_v<scalar_t, float>) {
     TORCH_CHECK(!args.accumulate_grad_input && args.products == Products::BFloat16,
                 "torch_ext: a bfloat16 input gradient is written once, by bfloat16 products");
-    std::vector<Bf16Term> sum;
-    sum.reserve(terms.size());
-    for (const InputGradientTerm<float>& term : terms) {
-      sum.push_back({Transpose::No, Transpose::No, term.depth, term.grad, term.grad_stride,
-                     term.weight, input_size});
-    }
-    gemm_bf16_rounded(rows, input_size, sum, args.grad_input_bf16 + row0 * args.grad_input_stride,
+    gemm_bf16_rounded(rows, input_size, bf16_terms(Transpose::No, terms),
+                      args.grad_input_bf16 + row0 * args.grad_input_stride,
                       args.grad_input_stride);
   } else {
     TORCH_CHECK(false, "torch_ext: a bfloat16 input gradient needs float kernels");

@@ -152,7 +152,7 @@ void backward_products(const RnnBackwardArgs<scalar_t>& args, bool first) {
                   {{N, grad_gates, H, args.input + row0 * args.input_stride, args.input_stride}},
                   OutputRows<scalar_t>{args.grad_w_ih, args.grad_w_ih_bf16, I},
                   /*accumulate=*/!first);
-  write_input_gradient(args, row0, N, I, {{H, grad_gates, H, args.weights.w_ih}});
+  write_input_gradient(args, row0, N, I, {{H, grad_gates, H, args.weights.w_ih, I}});
   if (args.grad_bias != nullptr) {
     sum_rows(grad_gates, N, H, H, args.grad_bias, /*accumulate=*/!first);
   }

@@ -244,7 +244,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> gru_layer_backward_c
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
   const auto weight_gradient = weight_gradient_options(
-      input, options, products, windows.steps >= sequence.steps);
+      input, options, products, kernels::backward_window_count(sequence, windows.steps) == 1);
   at::Tensor grad_gates = at::empty({D, W, G}, gradient);
   at::Tensor grad_input_n = reset_after ? at::empty({D, W, H}, gradient) : empty();
   at::Tensor previous_h = sequence.uniform ? empty() : at::empty({D, W, H}, options);

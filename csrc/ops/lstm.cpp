@@ -250,7 +250,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<at::Tensor>> lstm_lay
       sequence, G * static_cast<int64_t>(gradient.dtype().itemsize()));
   const int64_t W = windows.rows;
   const auto weight_gradient = weight_gradient_options(
-      input, options, products, windows.steps >= sequence.steps);
+      input, options, products, kernels::backward_window_count(sequence, windows.steps) == 1);
   at::Tensor grad_gates = at::empty({D, W, G}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, R}, options);
   at::Tensor grad_h_rows = P > 0 ? at::empty({D, W, P}, options) : at::empty({0}, options);

@@ -199,7 +199,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> rnn_layer_backward_c
   const kernels::BackwardWindowPlan windows = kernels::backward_window_plan(sequence, row_bytes);
   const int64_t W = windows.rows;
   const auto weight_gradient = weight_gradient_options(
-      input, options, products, windows.steps >= sequence.steps);
+      input, options, products, kernels::backward_window_count(sequence, windows.steps) == 1);
   at::Tensor grad_gates = at::empty({D, W, H}, gradient);
   at::Tensor previous_h = sequence.uniform ? at::empty({0}, options) : at::empty({D, W, H}, options);
   at::Tensor state_rows =
