@@ -10,6 +10,7 @@
 #include "kernels/packed_matrix.h"
 #include "kernels/parallel.h"
 #include "kernels/sequence.h"
+#include "kernels/slicing.h"
 #include "kernels/team.h"
 #include "kernels/vec_math.h"
 
@@ -62,51 +63,7 @@ inline TeamPlan recurrence_plan(const SequenceLayout& seq, int64_t gates, int64_
 
 // --- Splitting a direction's rows between threads ------------------------------------------------
 //
-// The rows of a batch never meet in a recurrence: a direction can also be run as independent
-// slices of its batch, one thread each, with no barrier per step (the team splits the hidden
-// units instead, and meets once or more per step). Slicing wins while each thread's whole copy of
-// the packed W_hh stays in its own cache and each slice keeps enough rows for an efficient product:
-// at T=50,B=16,I=64,H=128 on 2 threads a layer-norm LSTM's training step took 5.0–9.4 ms with
-// the units split (three barriers a step) against 4.2 ms for 8 rows on one thread.
-enum class RecurrenceSplit { Auto, Units, Batch };
-
-// TORCH_EXT_RECURRENCE_SPLIT=units|batch forces one way (tests cover both); unset or anything
-// else: chosen by batch_slice_count. Read at each layer call.
-inline RecurrenceSplit requested_split() {
-  const char* value = std::getenv("TORCH_EXT_RECURRENCE_SPLIT");
-  if (value == nullptr) {
-    return RecurrenceSplit::Auto;
-  }
-  const std::string text(value);
-  return text == "units" ? RecurrenceSplit::Units
-                         : (text == "batch" ? RecurrenceSplit::Batch : RecurrenceSplit::Auto);
-}
-
-// Fewer rows than this per slice and the per-step product loses more than the barriers cost.
-constexpr int64_t kMinRowsPerSlice = 4;
-// A slice's thread packs all of W_hh (forward: W_hhᵀ, backward: W_hh): at most about a core's
-// L2 (1 MiB on the machines measured).
-constexpr int64_t kMaxSlicedWeightBytes = int64_t(1) << 20;
-
-// How many batch slices each of `directions` directions runs as (1: not sliced; the hidden units
-// are split between a team's threads as before). `weight_bytes` is the size of the per-step
-// weight a slice packs, `work` the FLOPs of one direction (run_teams's work_per_team).
-inline int64_t batch_slice_count(const SequenceLayout& seq, int64_t directions,
-                                 int64_t weight_bytes, int64_t work) {
-  const RecurrenceSplit split = requested_split();
-  if (split == RecurrenceSplit::Units || at::in_parallel_region() ||
-      work < kMinWorkPerTeamForThreads) {
-    return 1;
-  }
-  const int64_t per_direction = at::get_num_threads() / std::max<int64_t>(1, directions);
-  if (split == RecurrenceSplit::Batch) {
-    return std::max<int64_t>(1, std::min(per_direction, seq.batch));
-  }
-  if (weight_bytes > kMaxSlicedWeightBytes) {
-    return 1;
-  }
-  return std::max<int64_t>(1, std::min(per_direction, seq.batch / kMinRowsPerSlice));
-}
+// Whether a direction runs as slices of its batch: kernels/slicing.h (batch_slice_count).
 
 // Rows [begin, end) of every step of a layout, as a layout of its own: offsets stay those of the
 // parent (rows are addressed where they are), so everything indexed by sequence row needs no

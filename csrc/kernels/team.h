@@ -6,6 +6,8 @@
 // Included only by kernel files (compiled once per CPU capability).
 #pragma once
 
+#include "kernels/slicing.h"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -105,10 +107,6 @@ class Team {
   TeamBarrier& barrier_;
   const std::atomic<bool>& failed_;
 };
-
-// Below this much work (FLOPs) per team a call stays on the calling thread: waking another thread
-// costs more than it would take over.
-constexpr int64_t kMinWorkPerTeamForThreads = int64_t(1) << 21;
 
 // Runs body(team) for `teams` teams in one parallel region. Each team gets up to
 // `max_team_size` threads from torch.get_num_threads(); with fewer threads than teams, or less
