@@ -25,17 +25,18 @@ constexpr int64_t kGates = 4;
 
 // --- forward ------------------------------------------------------------------------------------------
 
-// A gate's pre-activation from the normalised products: ĝi ⊙ w_ih_ln + b_ih_ln + ĝh ⊙ w_hh_ln +
-// b_hh_ln + b, for the columns [col, col + c). The forward forms it once; training saves ĝi and
-// ĝh, not the activations, and the backward forms it again (a few FMAs and one σ or tanh per
-// value cost less than writing, and faulting in, a third [N, 4H] buffer at every call).
+// A gate's pre-activation from the normalised products: ĝi ⊙ w_ih_ln + ĝh ⊙ w_hh_ln + (b_ih_ln +
+// b_hh_ln + b, summed once per call), for the columns [col, col + c). The forward forms it once;
+// training saves ĝi and ĝh, not the activations, and the backward forms it again (two FMAs and
+// one σ or tanh per value cost less than writing, and faulting in, a third [N, 4H] buffer at
+// every call).
 template <typename scalar_t>
 C10_ALWAYS_INLINE Vec<scalar_t> gate_pre(const LayerNormLstmWeights<scalar_t>& w,
                                          const scalar_t* gi_hat, Vec<scalar_t> gh_hat, int64_t col,
                                          int64_t c) {
-  return load(gi_hat + col, c) * load(w.ln_ih_weight + col, c) + load(w.ln_ih_bias + col, c) +
-         gh_hat * load(w.ln_hh_weight + col, c) + load(w.ln_hh_bias + col, c) +
-         load(w.bias + col, c);
+  const Vec<scalar_t> hidden_part =
+      at::vec::fmadd(gh_hat, load(w.ln_hh_weight + col, c), load(w.bias + col, c));
+  return at::vec::fmadd(load(gi_hat + col, c), load(w.ln_ih_weight + col, c), hidden_part);
 }
 
 // pre-activations → i, f, g, o and c_t for units [begin, end) of one row; ĝh = (gh − μ)·rstd is

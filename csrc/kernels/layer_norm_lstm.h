@@ -38,11 +38,11 @@ template <typename scalar_t>
 struct LayerNormLstmWeights {
   const scalar_t* w_ih = nullptr;        // [4H, I]
   const scalar_t* w_hh = nullptr;        // [4H, H]
-  const scalar_t* bias = nullptr;        // [4H]: b_ih + b_hh (zeros without bias)
+  // [4H]: every constant of the pre-activation, b_ih + b_hh + the two gate norms' biases (the
+  // norms' bias gradients are ∂pre's column sums, as the linear biases' are).
+  const scalar_t* bias = nullptr;
   const scalar_t* ln_ih_weight = nullptr;  // [4H]
-  const scalar_t* ln_ih_bias = nullptr;    // [4H]
   const scalar_t* ln_hh_weight = nullptr;  // [4H]
-  const scalar_t* ln_hh_bias = nullptr;    // [4H]
   const scalar_t* ln_cell_weight = nullptr;  // [H]
   const scalar_t* ln_cell_bias = nullptr;    // [H]
 };

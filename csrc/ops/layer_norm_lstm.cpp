@@ -45,19 +45,18 @@ LayerShape check_layer_norm_lstm_layer(const char* op, const at::Tensor& input,
   return shape;
 }
 
-// Contiguous copies of one direction's tensors, plus the summed bias.
+// Contiguous copies of one direction's tensors, plus the constant of every pre-activation: b_ih +
+// b_hh + the two gate norms' biases, summed once here rather than at every value of every step.
 struct Weights {
-  at::Tensor w_ih, w_hh, bias, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias,
-      ln_cell_weight, ln_cell_bias;
+  at::Tensor w_ih, w_hh, bias, ln_ih_weight, ln_hh_weight, ln_cell_weight, ln_cell_bias;
 
   Weights(const RnnDirectionParams& p, int64_t gate_size) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
     bias = summed_bias(p, gate_size);
+    bias.add_(p.ln_ih_bias).add_(p.ln_hh_bias);
     ln_ih_weight = p.ln_ih_weight.contiguous();
-    ln_ih_bias = p.ln_ih_bias.contiguous();
     ln_hh_weight = p.ln_hh_weight.contiguous();
-    ln_hh_bias = p.ln_hh_bias.contiguous();
     ln_cell_weight = p.ln_cell_weight.contiguous();
     ln_cell_bias = p.ln_cell_bias.contiguous();
   }
@@ -69,9 +68,7 @@ struct Weights {
     result.w_hh = w_hh.const_data_ptr<scalar_t>();
     result.bias = bias.const_data_ptr<scalar_t>();
     result.ln_ih_weight = ln_ih_weight.const_data_ptr<scalar_t>();
-    result.ln_ih_bias = ln_ih_bias.const_data_ptr<scalar_t>();
     result.ln_hh_weight = ln_hh_weight.const_data_ptr<scalar_t>();
-    result.ln_hh_bias = ln_hh_bias.const_data_ptr<scalar_t>();
     result.ln_cell_weight = ln_cell_weight.const_data_ptr<scalar_t>();
     result.ln_cell_bias = ln_cell_bias.const_data_ptr<scalar_t>();
     return result;
