@@ -46,7 +46,8 @@ constexpr int64_t kMinRowsPerSlice = 4;
 // L2 (1 MiB on the machines measured)...
 constexpr int64_t kMaxSlicedWeightBytes = int64_t(1) << 20;
 // ...or, where each slice keeps this many rows of a padded batch, a weight each thread streams
-// from the shared L3 once a step (its own copy: two copies of up to 8 MiB in the 32 MiB measured).
+// from the shared L3 once a step: every slice's copy together at most half the L3 (16 MiB of the
+// 32 MiB measured: two copies of up to 8 MiB on its 2 cores).
 // Timed in one process, interleaved (2 threads, T=100,B=64,I=H=512: slices of 32 rows), the units
 // split took this many times the sliced step: training 1.04 (LSTM, 8 MiB a copy), 1.04 (GRU),
 // 1.02 (RNN), 1.13 / 1.04 (layer-norm LSTM / GRU: W_hh only), 1.22 (LSTM, proj_size 128),
@@ -56,7 +57,7 @@ constexpr int64_t kMaxSlicedWeightBytes = int64_t(1) << 20;
 // 1.01–1.15), and packed batches (their last rows end early and leave the second slice's thread
 // idle: 1.03 for the packed LSTM at T=100,B=64).
 constexpr int64_t kMinRowsPerCachedSlice = 32;
-constexpr int64_t kMaxCachedSliceWeightBytes = int64_t(8) << 20;
+constexpr int64_t kMaxCachedSliceCopiesBytes = int64_t(16) << 20;
 
 // How many batch slices each of `directions` directions runs as (1: not sliced; the hidden units
 // are split between a team's threads as before). `weight_bytes` is the size of the per-step
@@ -77,7 +78,7 @@ inline int64_t batch_slice_count(const SequenceLayout& seq, int64_t directions,
   if (weight_bytes <= kMaxSlicedWeightBytes) {
     return slices;
   }
-  const bool cached = seq.uniform && weight_bytes <= kMaxCachedSliceWeightBytes &&
+  const bool cached = seq.uniform && slices * weight_bytes <= kMaxCachedSliceCopiesBytes &&
                       seq.batch / slices >= kMinRowsPerCachedSlice;
   return cached ? slices : 1;
 }

@@ -92,6 +92,17 @@ TEST_F(SlicingTest, WeightsInL3AreSlicedWithThirtyTwoRowsASlice) {
   EXPECT_EQ(batch_slice_count(padded(50, 64).layout, 1, 8 * kMiB + 1, kWork), 1);
 }
 
+TEST_F(SlicingTest, AllTheCopiesTogetherFitHalfTheL3) {
+  at::set_num_threads(4);
+  // Four slices of 32 rows: four 4 MiB copies fit 16 MiB, four 8 MiB copies do not.
+  EXPECT_EQ(batch_slice_count(padded(100, 128).layout, 1, 4 * kMiB, kWork), 4);
+  EXPECT_EQ(batch_slice_count(padded(100, 128).layout, 1, 8 * kMiB, kWork), 1);
+  // Eight threads at B=64 would leave 8 rows a slice.
+  at::set_num_threads(8);
+  EXPECT_EQ(batch_slice_count(padded(100, 64).layout, 1, 2 * kMiB, kWork), 1);
+  EXPECT_EQ(batch_slice_count(padded(100, 64).layout, 1, kMiB, kWork), 8);
+}
+
 TEST_F(SlicingTest, PackedBatchesAreSlicedOnlyWithWeightsInL2) {
   std::vector<int64_t> sizes;
   for (int64_t t = 0; t < 100; ++t) {
