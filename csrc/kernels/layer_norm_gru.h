@@ -31,12 +31,12 @@ template <typename scalar_t>
 struct LayerNormGruWeights {
   const scalar_t* w_ih = nullptr;  // [3H, I]
   const scalar_t* w_hh = nullptr;  // [3H, H]
-  const scalar_t* b_ih = nullptr;  // [3H] (zeros without bias)
-  const scalar_t* b_hh = nullptr;  // [3H] (zeros without bias)
+  // [3H] each: the constants of gi and of gh, b_ih + the input norm's bias and b_hh + the hidden
+  // norm's (kept apart: r scales gh_n whole). The norms' bias gradients never read them.
+  const scalar_t* input_bias = nullptr;
+  const scalar_t* hidden_bias = nullptr;
   const scalar_t* ln_ih_weight = nullptr;  // [3H]
-  const scalar_t* ln_ih_bias = nullptr;    // [3H]
   const scalar_t* ln_hh_weight = nullptr;  // [3H]
-  const scalar_t* ln_hh_bias = nullptr;    // [3H]
 };
 
 // Per row, the saved statistics: rstd of the input gates, of the hidden gates.

@@ -10,8 +10,8 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/zeros.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
@@ -38,19 +38,19 @@ LayerShape check_layer_norm_gru_layer(const char* op, const at::Tensor& input,
                      layer_layout(has_biases, bidirectional), /*may_project=*/false);
 }
 
-// Contiguous copies of one direction's tensors; zeros for absent biases.
+// Contiguous copies of one direction's tensors, plus the constants of gi and gh: b_ih + the input
+// norm's bias and b_hh + the hidden norm's (the norms' biases alone without b_ih, b_hh), summed
+// once here rather than at every value of every step.
 struct Weights {
-  at::Tensor w_ih, w_hh, b_ih, b_hh, ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias;
+  at::Tensor w_ih, w_hh, input_bias, hidden_bias, ln_ih_weight, ln_hh_weight;
 
-  Weights(const RnnDirectionParams& p, int64_t gate_size) {
+  explicit Weights(const RnnDirectionParams& p) {
     w_ih = p.w_ih.contiguous();
     w_hh = p.w_hh.contiguous();
-    b_ih = p.b_ih.defined() ? p.b_ih.contiguous() : at::zeros({gate_size}, p.w_ih.options());
-    b_hh = p.b_hh.defined() ? p.b_hh.contiguous() : at::zeros({gate_size}, p.w_ih.options());
+    input_bias = p.b_ih.defined() ? at::add(p.b_ih, p.ln_ih_bias) : p.ln_ih_bias.contiguous();
+    hidden_bias = p.b_hh.defined() ? at::add(p.b_hh, p.ln_hh_bias) : p.ln_hh_bias.contiguous();
     ln_ih_weight = p.ln_ih_weight.contiguous();
-    ln_ih_bias = p.ln_ih_bias.contiguous();
     ln_hh_weight = p.ln_hh_weight.contiguous();
-    ln_hh_bias = p.ln_hh_bias.contiguous();
   }
 
   template <typename scalar_t>
@@ -58,12 +58,10 @@ struct Weights {
     kernels::LayerNormGruWeights<scalar_t> result;
     result.w_ih = w_ih.const_data_ptr<scalar_t>();
     result.w_hh = w_hh.const_data_ptr<scalar_t>();
-    result.b_ih = b_ih.const_data_ptr<scalar_t>();
-    result.b_hh = b_hh.const_data_ptr<scalar_t>();
+    result.input_bias = input_bias.const_data_ptr<scalar_t>();
+    result.hidden_bias = hidden_bias.const_data_ptr<scalar_t>();
     result.ln_ih_weight = ln_ih_weight.const_data_ptr<scalar_t>();
-    result.ln_ih_bias = ln_ih_bias.const_data_ptr<scalar_t>();
     result.ln_hh_weight = ln_hh_weight.const_data_ptr<scalar_t>();
-    result.ln_hh_bias = ln_hh_bias.const_data_ptr<scalar_t>();
     return result;
   }
 };
@@ -105,7 +103,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> forward_cpu_impl(
     weights.reserve(static_cast<size_t>(D));
     std::vector<kernels::LayerNormGruForwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     for (int64_t direction = 0; direction < D; ++direction) {
-      weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
+      weights.emplace_back(direction_params(params, shape.layout, 0, direction));
       scalar_t* saved_gates = gates.mutable_data_ptr<scalar_t>() + direction * gates.stride(0);
       kernels::LayerNormGruForwardArgs<scalar_t>& args = directions[static_cast<size_t>(direction)];
       args.sequence = sequence;
@@ -224,7 +222,7 @@ std::tuple<at::Tensor, at::Tensor, std::vector<at::Tensor>> backward_cpu(
     weights.reserve(static_cast<size_t>(D));
     std::vector<kernels::LayerNormGruBackwardArgs<scalar_t>> directions(static_cast<size_t>(D));
     for (int64_t direction = 0; direction < D; ++direction) {
-      weights.emplace_back(direction_params(params, shape.layout, 0, direction), G);
+      weights.emplace_back(direction_params(params, shape.layout, 0, direction));
       const at::Tensor grad_w_ih = at::empty({G, I}, options);
       const at::Tensor grad_w_hh = at::empty({G, H}, options);
       std::vector<at::Tensor> grad_norms;  // ln_ih w, b; ln_hh w, b
