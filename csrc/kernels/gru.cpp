@@ -177,7 +177,7 @@ void backward_row_reset_reset_before(int64_t begin, int64_t end, Operand<scalar_
 // --- the time loops ---------------------------------------------------------------------------------
 
 template <bool Save, typename scalar_t>
-void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
+void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
   const int64_t G = args.sizes.gate_size();
@@ -186,7 +186,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,  // W_hhᵀ
-                              units.begin, units.end, args.products);
+                              units.begin, units.end, args.products, pool);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -195,7 +195,7 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
   const OutputRows<scalar_t> hidden_n_rows{args.hidden_n, args.hidden_n_bf16, H};  // gh_n, saved
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride, w.w_ih,
                                        args.sizes.input_size, kGates, H, units, args.gates,
-                                       args.gates_rows, args.products);
+                                       args.gates_rows, args.products, pool);
   // The pointwise passes read h_{t-1} in float from h_state (the output may be bfloat16): each
   // row's state after its last step so far, h_0 before its first (a packed sequence's rows start
   // at different steps going backwards). A thread reads and writes only its own units.
@@ -251,7 +251,8 @@ void forward_direction(const GruForwardArgs<scalar_t>& args, const Team& team) {
 }
 
 template <typename scalar_t>
-void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team) {
+void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team,
+                        PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
   const int64_t G = args.sizes.gate_size();
@@ -264,11 +265,11 @@ void backward_direction(const GruBackwardArgs<scalar_t>& args, const Team& team)
   const Share after = reset_after ? units : Share{0, 0};
   const Share before = reset_after ? Share{0, 0} : units;
   PackedMatrix<scalar_t> w_all(w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1, after.begin,
-                               after.end, args.products);
+                               after.end, args.products, pool);
   PackedMatrix<scalar_t> w_n(w_hh + 2 * H * H, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                             before.begin, before.end, args.products);
+                             before.begin, before.end, args.products, pool);
   PackedMatrix<scalar_t> w_rz(w_hh, 2 * H, 1, H, /*stride_k=*/H, /*stride_n=*/1, before.begin,
-                              before.end, args.products);
+                              before.end, args.products, pool);
   if (reset_after) {
     w_all.pack(0, units.begin, units.end);
   } else {
@@ -445,16 +446,25 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
                     directions[d].saves_into_gates());
   }
   const TeamPlan plan = plan_for(directions[0]);
+  const int64_t parts = slice_count(directions[0], count, plan);
+  // W_hh and W_ih of each direction, packed by its threads.
+  const GruSizes& sizes = directions[0].sizes;
+  const Products products = directions[0].products;
+  using Packed = PackedMatrix<scalar_t>;
+  PanelPool pool(forward_pool_bytes(
+      Packed::whole_bytes(sizes.hidden_size, kGates, sizes.hidden_size, products) +
+          Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products),
+      2, count, parts, plan.team_size));
   run_directions(
-      directions, count, slice_count(directions[0], count, plan), plan,
+      directions, count, parts, plan,
       [](const GruForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
         return slice_of(args, slice);
       },
       [&](const GruForwardArgs<scalar_t>& args, const Team& team) {
         if (save) {
-          forward_direction<true>(args, team);
+          forward_direction<true>(args, team, &pool);
         } else {
-          forward_direction<false>(args, team);
+          forward_direction<false>(args, team, &pool);
         }
       });
 }
@@ -467,10 +477,13 @@ void gru_layer_backward(const GruBackwardArgs<scalar_t>* directions, int64_t cou
   run_backward_rounds(
       directions, count, "GRU",
       [&](std::vector<Args>& round) {
+        LoopPools pools(round, directions[0].sizes.gate_size() * directions[0].sizes.hidden_size);
         run_directions(
             round.data(), count, parts, plan,
             [](const Args& args, const BatchSlice& slice, int64_t) { return slice_of(args, slice); },
-            [](const Args& args, const Team& team) { backward_direction(args, team); });
+            [&](const Args& args, const Team& team) {
+              backward_direction(args, team, pools.of(args));
+            });
       },
       [](const Args& args, bool first) { backward_products(args, first); });
 }

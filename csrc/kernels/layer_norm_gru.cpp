@@ -81,14 +81,14 @@ void forward_row(int64_t H, Share units, const LayerNormGruWeights<scalar_t>& w,
 
 template <bool Save, typename scalar_t>
 void forward_direction(const LayerNormGruForwardArgs<scalar_t>& args, const Team& team,
-                       TeamNormScratch<scalar_t>& scratch) {
+                       TeamNormScratch<scalar_t>& scratch, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,
-                              units.begin, units.end);
+                              units.begin, units.end, Products::Native, pool);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -192,14 +192,14 @@ void finish_hidden_row(int64_t H, Share units, const LayerNormGruWeights<scalar_
 
 template <typename scalar_t>
 void backward_direction(const LayerNormGruBackwardArgs<scalar_t>& args, const Team& team,
-                        TeamNormScratch<scalar_t>& scratch) {
+                        TeamNormScratch<scalar_t>& scratch, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                              units.begin, units.end);
+                              units.begin, units.end, Products::Native, pool);
   w_hh.pack(0, units.begin, units.end);
   // The parameter gradients summed in the loop: each thread zeroes (in the first window) and
   // owns its columns.
@@ -284,9 +284,15 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
   }
   const TeamPlan plan = plan_for(directions[0]);
   const bool save = directions[0].training;
+  const int64_t parts = slice_count(directions[0], count, plan);
+  // W_hh of each direction, packed by its threads (the input product is one GEMM, above).
+  const int64_t hidden_size = directions[0].hidden_size;
+  PanelPool pool(forward_pool_bytes(
+      PackedMatrix<scalar_t>::whole_bytes(hidden_size, kGates, hidden_size, Products::Native), 1,
+      count, parts, plan.team_size));
   using Args = LayerNormGruForwardArgs<scalar_t>;
   run_directions_with_scratch<TeamNormScratch<scalar_t>>(
-      directions, count, slice_count(directions[0], count, plan), plan,
+      directions, count, parts, plan,
       [](const Args& args, const BatchSlice& slice, int64_t) {
         const int64_t b = slice.begin();
         Args result = args;
@@ -297,9 +303,9 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
       },
       [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
         if (save) {
-          forward_direction<true>(args, team, scratch);
+          forward_direction<true>(args, team, scratch, &pool);
         } else {
-          forward_direction<false>(args, team, scratch);
+          forward_direction<false>(args, team, scratch, &pool);
         }
       });
 }
@@ -319,6 +325,7 @@ void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* dir
   run_backward_rounds(
       directions, count, "layer-norm GRU",
       [&](std::vector<Args>& round) {
+        LoopPools pools(round, G * H);
         run_directions_with_scratch<TeamNormScratch<scalar_t>>(
             round.data(), count, parts, plan,
             [&](const Args& args, const BatchSlice& slice, int64_t index) {
@@ -331,8 +338,8 @@ void layer_norm_gru_layer_backward(const LayerNormGruBackwardArgs<scalar_t>* dir
               result.grad_ln_hh_bias = sums.target(args.grad_ln_hh_bias, index, G);
               return result;
             },
-            [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
-              backward_direction(args, team, scratch);
+            [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+              backward_direction(args, team, scratch, pools.of(args));
             });
       },
       [](const Args& args, bool first) {

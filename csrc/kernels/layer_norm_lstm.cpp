@@ -104,7 +104,7 @@ void forward_hidden_row(int64_t H, Share units, const LayerNormLstmWeights<scala
 
 template <bool Save, typename scalar_t>
 void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Team& team,
-                       TeamNormScratch<scalar_t>& scratch) {
+                       TeamNormScratch<scalar_t>& scratch, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
@@ -112,7 +112,7 @@ void forward_direction(const LayerNormLstmForwardArgs<scalar_t>& args, const Tea
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(w.w_hh, H, kGates, H, /*stride_k=*/1, /*stride_n=*/H,  // W_hhᵀ
-                              units.begin, units.end);
+                              units.begin, units.end, Products::Native, pool);
   for (int64_t gate = 0; gate < kGates; ++gate) {
     w_hh.pack(gate, units.begin, units.end);
   }
@@ -272,7 +272,7 @@ void backward_hidden_row(Share units, const LayerNormLstmWeights<scalar_t>& w, i
 
 template <typename scalar_t>
 void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const Team& team,
-                        TeamNormScratch<scalar_t>& scratch) {
+                        TeamNormScratch<scalar_t>& scratch, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.hidden_size;
   const int64_t G = kGates * H;
@@ -280,7 +280,7 @@ void backward_direction(const LayerNormLstmBackwardArgs<scalar_t>& args, const T
 
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(w.w_hh, G, 1, H, /*stride_k=*/H, /*stride_n=*/1,  // W_hh [4H, H]
-                              units.begin, units.end);
+                              units.begin, units.end, Products::Native, pool);
   w_hh.pack(0, units.begin, units.end);
   // The parameter gradients summed in the loop: each thread zeroes (in the first window) and
   // owns its columns.
@@ -389,9 +389,15 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
   }
   const TeamPlan plan = plan_for(directions[0]);
   const bool save = directions[0].training;
+  const int64_t parts = slice_count(directions[0], count, plan);
+  // W_hh of each direction, packed by its threads (the input product is one GEMM, above).
+  const int64_t hidden_size = directions[0].hidden_size;
+  PanelPool pool(forward_pool_bytes(
+      PackedMatrix<scalar_t>::whole_bytes(hidden_size, kGates, hidden_size, Products::Native), 1,
+      count, parts, plan.team_size));
   using Args = LayerNormLstmForwardArgs<scalar_t>;
   run_directions_with_scratch<TeamNormScratch<scalar_t>>(
-      directions, count, slice_count(directions[0], count, plan), plan,
+      directions, count, parts, plan,
       [](const Args& args, const BatchSlice& slice, int64_t) {
         const int64_t b = slice.begin();
         const int64_t H = args.hidden_size;
@@ -404,9 +410,9 @@ void layer_norm_lstm_layer_forward(const LayerNormLstmForwardArgs<scalar_t>* dir
       },
       [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
         if (save) {
-          forward_direction<true>(args, team, scratch);
+          forward_direction<true>(args, team, scratch, &pool);
         } else {
-          forward_direction<false>(args, team, scratch);
+          forward_direction<false>(args, team, scratch, &pool);
         }
       });
 }
@@ -426,6 +432,7 @@ void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* d
   run_backward_rounds(
       directions, count, "layer-norm LSTM",
       [&](std::vector<Args>& round) {
+        LoopPools pools(round, G * H);
         run_directions_with_scratch<TeamNormScratch<scalar_t>>(
             round.data(), count, parts, plan,
             [&](const Args& args, const BatchSlice& slice, int64_t index) {
@@ -443,8 +450,8 @@ void layer_norm_lstm_layer_backward(const LayerNormLstmBackwardArgs<scalar_t>* d
               result.grad_ln_cell_bias = sums.target(args.grad_ln_cell_bias, index, 2 * G + H);
               return result;
             },
-            [](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
-              backward_direction(args, team, scratch);
+            [&](const Args& args, const Team& team, TeamNormScratch<scalar_t>& scratch) {
+              backward_direction(args, team, scratch, pools.of(args));
             });
       },
       [](const Args& args, bool first) {

@@ -90,7 +90,7 @@ void backward_row(int64_t H, int64_t begin, int64_t end, Operand<scalar_t> gates
 }
 
 template <bool SaveForBackward, typename scalar_t>
-void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) {
+void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const LstmSizes& sizes = args.sizes;
   const int64_t H = sizes.hidden_size;
@@ -102,9 +102,9 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   const Share units = unit_share(team, H);
   const Share projected = unit_share(team, P);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, R, kGates, H, /*stride_k=*/1, /*stride_n=*/R,
-                              units.begin, units.end, args.products);
+                              units.begin, units.end, args.products, pool);
   PackedMatrix<scalar_t> w_hr(args.weights.w_hr, H, 1, P, /*stride_k=*/1, /*stride_n=*/H,
-                              projected.begin, projected.end, args.products);
+                              projected.begin, projected.end, args.products, pool);
   const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
   const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, R};
   for (int64_t gate = 0; gate < kGates; ++gate) {
@@ -112,7 +112,7 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
   }
   InputProjection<scalar_t> input_gates(seq, args.reverse, args.input, args.input_stride,
                                         args.weights.w_ih, sizes.input_size, kGates, H, units,
-                                        args.gates, args.gates_rows, args.products);
+                                        args.gates, args.gates_rows, args.products, pool);
   if (P > 0) {
     w_hr.pack(0, projected.begin, projected.end);
   }
@@ -164,7 +164,8 @@ void forward_direction(const LstmForwardArgs<scalar_t>& args, const Team& team) 
 }
 
 template <typename scalar_t>
-void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team) {
+void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team,
+                        PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const LstmSizes& sizes = args.sizes;
   const int64_t H = sizes.hidden_size;
@@ -177,9 +178,9 @@ void backward_direction(const LstmBackwardArgs<scalar_t>& args, const Team& team
   const Share units = unit_share(team, H);
   const Share state_columns = P > 0 ? unit_share(team, P) : units;
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, G, 1, R, /*stride_k=*/R, /*stride_n=*/1,
-                              state_columns.begin, state_columns.end, args.products);
+                              state_columns.begin, state_columns.end, args.products, pool);
   PackedMatrix<scalar_t> w_hr(args.weights.w_hr, P, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                              units.begin, units.end, args.products);
+                              units.begin, units.end, args.products, pool);
   w_hh.pack(0, state_columns.begin, state_columns.end);
   if (P > 0) {
     w_hr.pack(0, units.begin, units.end);
@@ -341,16 +342,26 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
                     directions[d].saves_into_gates());
   }
   const TeamPlan plan = plan_for(directions[0]);
+  const int64_t parts = slice_count(directions[0], count, plan);
+  // W_hh, W_ih and (with a projection) W_hr of each direction, packed by its threads.
+  const LstmSizes& sizes = directions[0].sizes;
+  const Products products = directions[0].products;
+  using Packed = PackedMatrix<scalar_t>;
+  PanelPool pool(forward_pool_bytes(
+      Packed::whole_bytes(sizes.state_size(), kGates, sizes.hidden_size, products) +
+          Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products) +
+          Packed::whole_bytes(sizes.hidden_size, 1, sizes.proj_size, products),
+      3, count, parts, plan.team_size));
   run_directions(
-      directions, count, slice_count(directions[0], count, plan), plan,
+      directions, count, parts, plan,
       [](const LstmForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
         return slice_of(args, slice);
       },
       [&](const LstmForwardArgs<scalar_t>& args, const Team& team) {
         if (save) {
-          forward_direction<true>(args, team);
+          forward_direction<true>(args, team, &pool);
         } else {
-          forward_direction<false>(args, team);
+          forward_direction<false>(args, team, &pool);
         }
       });
 }
@@ -365,10 +376,14 @@ void lstm_layer_backward(const LstmBackwardArgs<scalar_t>* directions, int64_t c
   run_backward_rounds(
       directions, count, "LSTM",
       [&](std::vector<Args>& round) {
+        const LstmSizes& sizes = directions[0].sizes;
+        LoopPools pools(round, sizes.gate_size() * sizes.state_size());
         run_directions(
             round.data(), count, parts, plan,
             [](const Args& args, const BatchSlice& slice, int64_t) { return slice_of(args, slice); },
-            [](const Args& args, const Team& team) { backward_direction(args, team); });
+            [&](const Args& args, const Team& team) {
+              backward_direction(args, team, pools.of(args));
+            });
       },
       [](const Args& args, bool first) { backward_products(args, first); });
 }

@@ -20,12 +20,14 @@
 #include "kernels/bf16_gemm.h"
 #include "kernels/gemm.h"
 #include "kernels/operand.h"
+#include "kernels/panel_pool.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/native/CPUBlas.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <vector>
@@ -73,11 +75,26 @@ class PackedMatrix {
  public:
   static constexpr bool kPacked = std::is_same_v<scalar_t, float>;
 
+  // The bytes of the panels of every column of `groups` groups of `group_size` at `depth`: what
+  // the threads sharing such a matrix hold together (alignment not included).
+  static size_t whole_bytes(int64_t depth, int64_t groups, int64_t group_size,
+                            Products products) {
+    if constexpr (!kPacked) {
+      return 0;
+    }
+    const int64_t panels = groups * panel_count(group_size);
+    return products == Products::BFloat16
+               ? static_cast<size_t>(panels * bf16_panel_elements(depth, kPanelWidth)) *
+                     sizeof(c10::BFloat16)
+               : static_cast<size_t>(panels * depth * kPanelWidth) * sizeof(scalar_t);
+  }
+
   // Holds columns [first_column, last_column) of every group (first_column a multiple of
   // kPanelWidth): a team thread keeps only the panels it multiplies by, not a copy of all of B.
+  // The panels take their storage from `pool` where it has room (panel_pool.h), else their own.
   PackedMatrix(Operand<scalar_t> source, int64_t depth, int64_t groups, int64_t group_size,
                int64_t stride_k, int64_t stride_n, int64_t first_column, int64_t last_column,
-               Products products = Products::Native)
+               Products products = Products::Native, PanelPool* pool = nullptr)
       : source_(source),
         depth_(depth),
         group_size_(group_size),
@@ -99,12 +116,24 @@ class PackedMatrix {
     TORCH_CHECK(bf16_ || !source.is_bfloat16(),
                 "torch_ext: a weight in bfloat16 storage needs bfloat16 products");
     if (bf16_) {
-      bf16_storage_.allocate(
-          static_cast<size_t>(groups * panels_per_group_ * bf16_panel_elements(depth, kPanelWidth)));
+      const auto count =
+          static_cast<size_t>(groups * panels_per_group_ * bf16_panel_elements(depth, kPanelWidth));
+      bf16_panels_ = take<c10::BFloat16>(pool, count);
+      if (bf16_panels_ == nullptr) {
+        bf16_storage_.allocate(count);
+        bf16_panels_ = bf16_storage_.data();
+      }
     } else if constexpr (kPacked) {
-      storage_.allocate(static_cast<size_t>(groups * panels_per_group_ * depth * kPanelWidth));
+      const auto count = static_cast<size_t>(groups * panels_per_group_ * depth * kPanelWidth);
+      panels_ = take<scalar_t>(pool, count);
+      if (panels_ == nullptr) {
+        storage_.allocate(count);
+        panels_ = storage_.data();
+      }
     }
   }
+  PackedMatrix(const PackedMatrix&) = delete;
+  PackedMatrix& operator=(const PackedMatrix&) = delete;
 
   int64_t group_size() const { return group_size_; }
 
@@ -192,21 +221,27 @@ class PackedMatrix {
   }
 
  private:
+  // `count` elements from the pool, or null (no pool, or it has no more, or nothing to hold).
+  template <typename T>
+  static T* take(PanelPool* pool, size_t count) {
+    return pool != nullptr && count > 0 ? static_cast<T*>(pool->take(count * sizeof(T))) : nullptr;
+  }
+
   scalar_t* panel_data(int64_t group, int64_t column) {
-    return storage_.data() + panel_offset(group, column);
+    return panels_ + panel_offset(group, column);
   }
   const scalar_t* panel_data(int64_t group, int64_t column) const {
-    return storage_.data() + panel_offset(group, column);
+    return panels_ + panel_offset(group, column);
   }
   int64_t panel_offset(int64_t group, int64_t column) const {
     return (group * panels_per_group_ + column / kPanelWidth - first_panel_) * depth_ *
            kPanelWidth;
   }
   c10::BFloat16* bf16_panel(int64_t group, int64_t column) {
-    return bf16_storage_.data() + bf16_panel_offset(group, column);
+    return bf16_panels_ + bf16_panel_offset(group, column);
   }
   const c10::BFloat16* bf16_panel(int64_t group, int64_t column) const {
-    return bf16_storage_.data() + bf16_panel_offset(group, column);
+    return bf16_panels_ + bf16_panel_offset(group, column);
   }
   int64_t bf16_panel_offset(int64_t group, int64_t column) const {
     return (group * panels_per_group_ + column / kPanelWidth - first_panel_) *
@@ -223,7 +258,9 @@ class PackedMatrix {
   int64_t stride_k_;
   int64_t stride_n_;
   bool bf16_;
-  AlignedBuffer<scalar_t> storage_;  // the held panels
+  scalar_t* panels_ = nullptr;  // the held panels: from the pool, or storage_
+  c10::BFloat16* bf16_panels_ = nullptr;
+  AlignedBuffer<scalar_t> storage_;
   AlignedBuffer<c10::BFloat16> bf16_storage_;
   mutable std::vector<c10::BFloat16> rows_;  // A rounded to bfloat16 (bfloat16 products only)
 };

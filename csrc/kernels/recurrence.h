@@ -8,6 +8,7 @@
 #include "kernels/gemm.h"
 #include "kernels/operand.h"
 #include "kernels/packed_matrix.h"
+#include "kernels/panel_pool.h"
 #include "kernels/parallel.h"
 #include "kernels/sequence.h"
 #include "kernels/slicing.h"
@@ -552,6 +553,57 @@ template <typename Args>
 using ArgsScalar =
     std::remove_cv_t<std::remove_pointer_t<decltype(std::declval<Args&>().grad_input)>>;
 
+// Whether Args has a bfloat16 ∂L/∂W_hh (grad_w_hh_bf16, the cells with bfloat16 calls).
+template <typename Args, typename = void>
+struct HasBf16WeightGradient : std::false_type {};
+template <typename Args>
+struct HasBf16WeightGradient<Args, std::void_t<decltype(std::declval<Args&>().grad_w_hh_bf16)>>
+    : std::true_type {};
+
+// The PanelPool (panel_pool.h) of each direction of a backward round's loop, found by
+// args.reverse: in a
+// backward of one window, the storage of the direction's ∂L/∂W_hh (`elements` values, in the
+// kernels' type or, in a bfloat16 call, bfloat16), which only the window's products, after the
+// loop, write; in a longer backward none (∂L/∂W_hh then holds the earlier windows' sums). The
+// loop's packed W_hh holds as many values (of the same size) as ∂L/∂W_hh where the state size is
+// a multiple of kPanelWidth; a matrix that does not fit gets storage of its own.
+class LoopPools {
+ public:
+  template <typename Args>
+  LoopPools(const std::vector<Args>& round, int64_t elements) {
+    using scalar_t = ArgsScalar<Args>;
+    for (const Args& args : round) {
+      reverse_.push_back(args.reverse);
+      void* block = nullptr;
+      size_t bytes = 0;
+      if (backward_window_count(args.sequence, args.window_steps) == 1) {
+        if (args.grad_w_hh != nullptr) {
+          block = args.grad_w_hh;
+          bytes = static_cast<size_t>(elements) * sizeof(scalar_t);
+        } else if constexpr (HasBf16WeightGradient<Args>::value) {
+          block = args.grad_w_hh_bf16;
+          bytes = static_cast<size_t>(elements) * sizeof(c10::BFloat16);
+        }
+      }
+      pools_.emplace_back(block, bytes);
+    }
+  }
+
+  template <typename Args>
+  PanelPool* of(const Args& args) {
+    for (size_t d = 0; d < pools_.size(); ++d) {
+      if (reverse_[d] == args.reverse) {
+        return &pools_[d];
+      }
+    }
+    return nullptr;
+  }
+
+ private:
+  std::deque<PanelPool> pools_;
+  std::vector<bool> reverse_;
+};
+
 // A window's rows [row0, row0 + rows) of dX ([N, input_size]): the sum of `terms` (dG's rows
 // from the window's first times rows of W_ih, `input_size` values each). Into
 // args.grad_input (the kernels' type; added to when args.accumulate_grad_input), or, where
@@ -628,13 +680,13 @@ class InputProjection {
   InputProjection(const SequenceLayout& seq, bool reverse, Operand<scalar_t> input,
                   int64_t input_stride, Operand<scalar_t> w_ih, int64_t input_size, int64_t gates,
                   int64_t hidden_size, Share units, scalar_t* buffer, int64_t capacity,
-                  Products products = Products::Native)
+                  Products products = Products::Native, PanelPool* pool = nullptr)
       : seq_(seq),
         reverse_(reverse),
         input_(input),
         input_stride_(input_stride),
         weight_(w_ih, input_size, gates, hidden_size, /*stride_k=*/1, /*stride_n=*/input_size,
-                units.begin, units.end, products),
+                units.begin, units.end, products, pool),
         gates_(gates),
         hidden_size_(hidden_size),
         units_(units),

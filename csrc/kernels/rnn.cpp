@@ -67,18 +67,18 @@ void backward_row(int64_t begin, int64_t end, const scalar_t* h, const scalar_t*
 }
 
 template <RnnNonlinearity Act, typename scalar_t>
-void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
+void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team, PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/1, /*stride_n=*/H,
-                              units.begin, units.end, args.products);
+                              units.begin, units.end, args.products, pool);
   w_hh.pack(0, units.begin, units.end);
   const OutputRows<scalar_t> out{args.output, args.output_bf16, args.output_stride};
   const StateSource<scalar_t> states{out.operand(), args.output_stride, args.h0, H};
   InputProjection<scalar_t> projection(seq, args.reverse, args.input, args.input_stride,
                                        args.weights.w_ih, args.sizes.input_size, 1, H, units,
-                                       args.gates, args.gates_rows, args.products);
+                                       args.gates, args.gates_rows, args.products, pool);
 
   for (int64_t position = 0; position < seq.steps && !team.failed(); ++position) {
     const int64_t t = seq.step_at(position, args.reverse);
@@ -95,12 +95,13 @@ void forward_direction(const RnnForwardArgs<scalar_t>& args, const Team& team) {
 }
 
 template <RnnNonlinearity Act, typename scalar_t>
-void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team) {
+void backward_direction(const RnnBackwardArgs<scalar_t>& args, const Team& team,
+                        PanelPool* pool) {
   const SequenceLayout& seq = args.sequence;
   const int64_t H = args.sizes.hidden_size;
   const Share units = unit_share(team, H);
   PackedMatrix<scalar_t> w_hh(args.weights.w_hh, H, 1, H, /*stride_k=*/H, /*stride_n=*/1,
-                              units.begin, units.end, args.products);
+                              units.begin, units.end, args.products, pool);
   w_hh.pack(0, units.begin, units.end);
 
   // Back through the window's steps; the workspace holds its rows from workspace_first_row.
@@ -218,14 +219,22 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
   }
   const TeamPlan plan = plan_for(directions[0]);
   const int64_t parts = slice_count(directions[0], count, plan);
+  // W_hh and W_ih of each direction, packed by its threads.
+  const RnnSizes& sizes = directions[0].sizes;
+  const Products products = directions[0].products;
+  using Packed = PackedMatrix<scalar_t>;
+  PanelPool pool(forward_pool_bytes(
+      Packed::whole_bytes(sizes.hidden_size, 1, sizes.hidden_size, products) +
+          Packed::whole_bytes(sizes.input_size, 1, sizes.hidden_size, products),
+      2, count, parts, plan.team_size));
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
     run_directions(
         directions, count, parts, plan,
         [](const RnnForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {
           return slice_of(args, slice);
         },
-        [](const RnnForwardArgs<scalar_t>& args, const Team& team) {
-          forward_direction<decltype(act)::value>(args, team);
+        [&](const RnnForwardArgs<scalar_t>& args, const Team& team) {
+          forward_direction<decltype(act)::value>(args, team, &pool);
         });
   });
 }
@@ -241,13 +250,15 @@ void rnn_layer_backward(const RnnBackwardArgs<scalar_t>* directions, int64_t cou
     run_backward_rounds(
         directions, count, "RNN",
         [&](std::vector<Args>& round) {
+          const int64_t H = directions[0].sizes.hidden_size;
+          LoopPools pools(round, H * H);
           run_directions(
               round.data(), count, parts, plan,
               [](const Args& args, const BatchSlice& slice, int64_t) {
                 return slice_of(args, slice);
               },
-              [](const Args& args, const Team& team) {
-                backward_direction<decltype(act)::value>(args, team);
+              [&](const Args& args, const Team& team) {
+                backward_direction<decltype(act)::value>(args, team, pools.of(args));
               });
         },
         [](const Args& args, bool first) { backward_products(args, first); });
