@@ -561,12 +561,12 @@ struct HasBf16WeightGradient<Args, std::void_t<decltype(std::declval<Args&>().gr
     : std::true_type {};
 
 // The PanelPool (panel_pool.h) of each direction of a backward round's loop, found by
-// args.reverse: in a
-// backward of one window, the storage of the direction's ∂L/∂W_hh (`elements` values, in the
-// kernels' type or, in a bfloat16 call, bfloat16), which only the window's products, after the
-// loop, write; in a longer backward none (∂L/∂W_hh then holds the earlier windows' sums). The
-// loop's packed W_hh holds as many values (of the same size) as ∂L/∂W_hh where the state size is
-// a multiple of kPanelWidth; a matrix that does not fit gets storage of its own.
+// args.reverse: in a backward of one window, the storage of the direction's ∂L/∂W_hh (`elements`
+// values, in the kernels' type or, in a bfloat16 call, bfloat16), which only the window's
+// products, after the loop, write; in a longer backward none (∂L/∂W_hh then holds the earlier
+// windows' sums). The loop's packed W_hh holds as many values (of the same size) as ∂L/∂W_hh
+// where the state size is a multiple of kPanelWidth; a matrix that does not fit gets storage of
+// its own.
 class LoopPools {
  public:
   template <typename Args>
