@@ -108,14 +108,17 @@ def table(lines: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join([render(header), render(["-" * width for width in widths]), *map(render, lines)])
 
 
-def timing_tables(rows: List[Dict], matmul_peak: Dict[int, float]) -> str:
+def timing_tables(rows: List[Dict], matmul_peak: Dict[int, float],
+                  onednn: Optional[Dict[int, Optional[float]]] = None) -> str:
     parts = []
     for threads in sorted({row["threads"] for row in rows}):
         for mode in ("inference", "training"):
             group = [row for row in rows if row["threads"] == threads and row["mode"] == mode]
             if group:
+                rate = (onednn or {}).get(threads)
                 parts.append(f"\n== {mode}, {threads} thread{'s' if threads > 1 else ''} "
-                             f"(torch.mm 1024² peak {matmul_peak[threads]:.1f} GFLOP/s) ==")
+                             f"(torch.mm 1024² peak {matmul_peak[threads]:.1f} GFLOP/s"
+                             + (f"; oneDNN 1024² {rate:.1f}" if rate else "") + ") ==")
                 parts.append(table([format_row(row) for row in group], HEADER))
     return "\n".join(parts)
 
@@ -189,9 +192,11 @@ def plot(rows: List[Dict], path: str) -> None:
 
 
 def ceiling(row: Dict) -> float:
-    """The largest speedup over the baseline that a kernel running at the matmul peak could show:
-    peak GFLOP/s / the baseline's GFLOP/s (both sides do the same FLOPs)."""
-    return 1.0 / row["baseline_peak_fraction"]
+    """The largest speedup over the baseline that a kernel multiplying at the machine's best
+    measured matmul rate (torch.mm's or oneDNN's, whichever is higher) and doing nothing else
+    could show: that rate / the baseline's GFLOP/s (both sides do the same FLOPs). Runs before
+    oneDNN's rate was measured have torch.mm's only."""
+    return row.get("ceiling_speedup") or 1.0 / row["baseline_peak_fraction"]
 
 
 # --- the README's table -------------------------------------------------------------------------------
@@ -207,6 +212,10 @@ def markdown(results: Dict) -> str:
     by_key = {(row["case"], row["baseline"], row["threads"], row["mode"]): row for row in rows}
     peaks = ", ".join(f"{float(peak):.0f} GFLOP/s at {threads} thread{'s' if int(threads) > 1 else ''}"
                       for threads, peak in results["matmul_peak_gflops"].items())
+    onednn = ", ".join(f"{float(rate):.0f} at {threads}" for threads, rate in
+                       results.get("onednn_matmul_gflops", {}).items() if rate)
+    if onednn:
+        peaks += f"; oneDNN's 1024² product {onednn} (the ceilings' rate)"
     load = meta.get("load_average_at_start", [0.0])[0]
     lines = [f"Measured {meta['date'][:10]} on {meta['cpu']} ({meta['logical_cpus']} logical CPUs, "
              f"{meta['cpu_capability']} kernels), torch {meta['torch']}, torch_ext {meta['torch_ext']} "

@@ -182,15 +182,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("no case selected" + (f" that can run: {skipped}" if skipped else ""), file=sys.stderr)
         return 2
     started = time.perf_counter()
-    results = {"meta": metadata(args), "matmul_peak_gflops": {}, "matmul_gflops_before_after": {}, "skipped": skipped, "errors": [], "rows": [], "memory": []}
+    results = {"meta": metadata(args), "matmul_peak_gflops": {}, "matmul_gflops_before_after": {},
+               "onednn_matmul_gflops": {}, "skipped": skipped, "errors": [], "rows": [], "memory": []}
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     agreement: Dict[str, float] = {}
     previous_threads = torch.get_num_threads()
     for threads in args.threads:
         peak_before = timing.matmul_peak_gflops(threads)
+        onednn_before = timing.onednn_matmul_gflops(threads)
         torch.set_num_threads(threads)
-        print(f"{threads} thread(s): torch.mm 1024×1024 float32 {peak_before:.1f} GFLOP/s", flush=True)
+        print(f"{threads} thread(s): torch.mm 1024×1024 float32 {peak_before:.1f} GFLOP/s"
+              + (f", oneDNN {onednn_before:.1f}" if onednn_before else ""), flush=True)
         rows = []
         for case in runnable:
             try:
@@ -209,9 +212,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         peak = max(peak_before, peak_after)
         results["matmul_peak_gflops"][threads] = peak
         results["matmul_gflops_before_after"][threads] = [peak_before, peak_after]
+        onednn = max(filter(None, (onednn_before, timing.onednn_matmul_gflops(threads))), default=None)
+        results["onednn_matmul_gflops"][threads] = onednn
         for row in rows:
             row["ours_peak_fraction"] = row["ours_gflops"] / peak
             row["baseline_peak_fraction"] = row["baseline_gflops"] / peak
+            # A kernel multiplying at the better of the two measured rates, and doing nothing
+            # else, could be this much faster than the baseline.
+            row["ceiling_speedup"] = max(peak, onednn or 0.0) / row["baseline_gflops"]
         results["rows"] += rows
     memory_threads = report.TARGET_THREADS if report.TARGET_THREADS in args.threads else max(args.threads)
     torch.set_num_threads(previous_threads)
@@ -221,7 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["meta"]["load_average_at_end"] = os.getloadavg()
     results["meta"]["seconds"] = time.perf_counter() - started
 
-    print(report.timing_tables(results["rows"], results["matmul_peak_gflops"]))
+    print(report.timing_tables(results["rows"], results["matmul_peak_gflops"], results["onednn_matmul_gflops"]))
     if results["memory"]:
         print(f"\n== peak memory of a training step, {memory_threads} thread(s), each side in a fresh process ==")
         print(report.memory_table(results["memory"]))

@@ -1,6 +1,6 @@
 """Timing: interleaved rounds (ours, baseline, ours, baseline, …) in one process, after warm-up,
 summarised by medians, minima and the median of the per-round ratios; and the matrix-multiply
-peak the FLOP rates are measured against."""
+rates the FLOP rates are measured against (torch.mm's, and oneDNN's for the ceilings)."""
 
 import gc
 import math
@@ -108,6 +108,30 @@ def matmul_peak_gflops(threads: int, size: int = 1024, repeats: int = 20) -> flo
         for _ in range(repeats):
             start = time.perf_counter()
             torch.mm(a, b, out=out)
+            best = min(best, time.perf_counter() - start)
+        return 2 * size**3 / best / 1e9
+    finally:
+        torch.set_num_threads(previous)
+
+
+def onednn_matmul_gflops(threads: int, size: int = 1024, repeats: int = 20) -> Optional[float]:
+    """The same float32 product through oneDNN (torch's ``mkldnn_linear`` on oneDNN tensors, its
+    brgemm kernels): on AMD CPUs MKL's sgemm, behind torch.mm, runs a generic code path, and oneDNN
+    multiplies ~10 % faster, so the ceilings use the better of the two. None without oneDNN."""
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch._C._nn, "mkldnn_linear")):
+        return None
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        a = torch.randn(size, size, generator=generator).to_mkldnn()
+        b = torch.randn(size, size, generator=generator).to_mkldnn()
+        for _ in range(3):
+            torch._C._nn.mkldnn_linear(a, b)
+        best = math.inf
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch._C._nn.mkldnn_linear(a, b)
             best = min(best, time.perf_counter() - start)
         return 2 * size**3 / best / 1e9
     finally:
