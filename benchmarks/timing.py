@@ -116,8 +116,9 @@ def matmul_peak_gflops(threads: int, size: int = 1024, repeats: int = 20) -> flo
 
 def onednn_matmul_gflops(threads: int, size: int = 1024, repeats: int = 20) -> Optional[float]:
     """The same float32 product through oneDNN (torch's ``mkldnn_linear`` on oneDNN tensors, its
-    brgemm kernels): on AMD CPUs MKL's sgemm, behind torch.mm, runs a generic code path, and oneDNN
-    multiplies ~10 % faster, so the ceilings use the better of the two. None without oneDNN."""
+    brgemm kernels): on this AMD EPYC MKL's sgemm, behind torch.mm, runs its generic code path and
+    oneDNN multiplies ~10 % faster, so the ceilings use the better of the two. None where torch
+    has no oneDNN or its product fails."""
     if not (torch.backends.mkldnn.is_available() and hasattr(torch._C._nn, "mkldnn_linear")):
         return None
     previous = torch.get_num_threads()
@@ -134,6 +135,8 @@ def onednn_matmul_gflops(threads: int, size: int = 1024, repeats: int = 20) -> O
             torch._C._nn.mkldnn_linear(a, b)
             best = min(best, time.perf_counter() - start)
         return 2 * size**3 / best / 1e9
+    except RuntimeError:  # oneDNN built in, but unable to run this product here
+        return None
     finally:
         torch.set_num_threads(previous)
 
