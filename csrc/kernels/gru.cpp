@@ -452,9 +452,9 @@ void gru_layer_forward(const GruForwardArgs<scalar_t>* directions, int64_t count
   const Products products = directions[0].products;
   using Packed = PackedMatrix<scalar_t>;
   PanelPool pool(forward_pool_bytes(
-      Packed::whole_bytes(sizes.hidden_size, kGates, sizes.hidden_size, products) +
-          Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products),
-      2, count, parts, plan.team_size));
+      {Packed::whole_bytes(sizes.hidden_size, kGates, sizes.hidden_size, products),
+       Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products)},
+      count, parts, plan.team_size));
   run_directions(
       directions, count, parts, plan,
       [](const GruForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {

@@ -288,7 +288,7 @@ void layer_norm_gru_layer_forward(const LayerNormGruForwardArgs<scalar_t>* direc
   // W_hh of each direction, packed by its threads (the input product is one GEMM, above).
   const int64_t hidden_size = directions[0].hidden_size;
   PanelPool pool(forward_pool_bytes(
-      PackedMatrix<scalar_t>::whole_bytes(hidden_size, kGates, hidden_size, Products::Native), 1,
+      {PackedMatrix<scalar_t>::whole_bytes(hidden_size, kGates, hidden_size, Products::Native)},
       count, parts, plan.team_size));
   using Args = LayerNormGruForwardArgs<scalar_t>;
   run_directions_with_scratch<TeamNormScratch<scalar_t>>(

@@ -348,10 +348,10 @@ void lstm_layer_forward(const LstmForwardArgs<scalar_t>* directions, int64_t cou
   const Products products = directions[0].products;
   using Packed = PackedMatrix<scalar_t>;
   PanelPool pool(forward_pool_bytes(
-      Packed::whole_bytes(sizes.state_size(), kGates, sizes.hidden_size, products) +
-          Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products) +
-          Packed::whole_bytes(sizes.hidden_size, 1, sizes.proj_size, products),
-      3, count, parts, plan.team_size));
+      {Packed::whole_bytes(sizes.state_size(), kGates, sizes.hidden_size, products),
+       Packed::whole_bytes(sizes.input_size, kGates, sizes.hidden_size, products),
+       Packed::whole_bytes(sizes.hidden_size, 1, sizes.proj_size, products)},
+      count, parts, plan.team_size));
   run_directions(
       directions, count, parts, plan,
       [](const LstmForwardArgs<scalar_t>& args, const BatchSlice& slice, int64_t) {

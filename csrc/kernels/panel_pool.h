@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 namespace torch_ext::kernels {
 
@@ -75,17 +76,24 @@ class PanelPool {
   std::atomic<size_t> used_{0};
 };
 
-// The bytes of a forward call's pool: `copy_bytes` (the panels of the `matrices` matrices one
-// direction packs, whole) for each team of a direction (its threads hold shares of them) or each
-// batch slice (its thread holds them whole), and one alignment margin for each take. 0 (no pool:
-// each thread allocates its own) where there is nothing to pack (double keeps its weights as
-// they are) and above kMaxForwardPoolBytes: glibc maps every block above its largest mmap
-// threshold (32 MiB) anew at each call, faulting its pages in again, where per-thread blocks of a
-// team's shares stay smaller.
+// The bytes of a forward call's pool: the panels of the matrices one direction packs, whole
+// (`matrix_bytes`, one entry a matrix: PackedMatrix::whole_bytes), for each team of a direction
+// (its threads hold shares of them) or each batch slice (its thread holds them whole), and one
+// alignment margin for each take (a matrix of no bytes takes nothing). 0 (no pool: each thread
+// allocates its own) where there is nothing to pack (double keeps its weights as they are) and
+// above kMaxForwardPoolBytes: glibc maps every block above its largest mmap threshold (32 MiB)
+// anew at each call, faulting its pages in again, where per-thread blocks of a team's shares stay
+// smaller.
 constexpr size_t kMaxForwardPoolBytes = size_t(16) << 20;
 
-inline size_t forward_pool_bytes(size_t copy_bytes, int64_t matrices, int64_t directions,
+inline size_t forward_pool_bytes(std::initializer_list<size_t> matrix_bytes, int64_t directions,
                                  int64_t slices, int64_t team_size) {
+  size_t copy_bytes = 0;
+  int64_t matrices = 0;
+  for (const size_t bytes : matrix_bytes) {
+    copy_bytes += bytes;
+    matrices += bytes > 0 ? 1 : 0;
+  }
   if (copy_bytes == 0) {
     return 0;
   }

@@ -224,9 +224,9 @@ void rnn_layer_forward(const RnnForwardArgs<scalar_t>* directions, int64_t count
   const Products products = directions[0].products;
   using Packed = PackedMatrix<scalar_t>;
   PanelPool pool(forward_pool_bytes(
-      Packed::whole_bytes(sizes.hidden_size, 1, sizes.hidden_size, products) +
-          Packed::whole_bytes(sizes.input_size, 1, sizes.hidden_size, products),
-      2, count, parts, plan.team_size));
+      {Packed::whole_bytes(sizes.hidden_size, 1, sizes.hidden_size, products),
+       Packed::whole_bytes(sizes.input_size, 1, sizes.hidden_size, products)},
+      count, parts, plan.team_size));
   with_nonlinearity(directions[0].sizes.nonlinearity, [&](auto act) {
     run_directions(
         directions, count, parts, plan,

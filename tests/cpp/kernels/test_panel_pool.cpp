@@ -112,15 +112,19 @@ TEST(PanelPoolTest, ThreadsTakingAtOnceGetDisjointRanges) {
 TEST(PanelPoolTest, ForwardPoolHoldsEveryTeamOrSliceWithItsMargins) {
   const size_t copy = 3 << 20;
   // Two directions, teams of 2 threads: one copy a direction, a take per thread and matrix.
-  EXPECT_EQ(forward_pool_bytes(copy, 2, /*directions=*/2, /*slices=*/1, /*team_size=*/2),
+  const size_t w_hh = copy / 3;
+  const size_t w_ih = copy - w_hh;
+  EXPECT_EQ(forward_pool_bytes({w_hh, w_ih}, /*directions=*/2, /*slices=*/1, /*team_size=*/2),
             2 * copy + 2 * 2 * 2 * kAlign);
   // One direction in 3 batch slices: a whole copy a slice.
-  EXPECT_EQ(forward_pool_bytes(copy, 2, 1, 3, 1), 3 * copy + 3 * 2 * kAlign);
+  EXPECT_EQ(forward_pool_bytes({w_hh, w_ih}, 1, 3, 1), 3 * copy + 3 * 2 * kAlign);
+  // A matrix of no bytes (an LSTM without projection's W_hr) takes nothing: no margin for it.
+  EXPECT_EQ(forward_pool_bytes({w_hh, w_ih, 0}, 1, 3, 1), 3 * copy + 3 * 2 * kAlign);
   // Nothing to pack (double), or more than kMaxForwardPoolBytes: no pool.
-  EXPECT_EQ(forward_pool_bytes(0, 2, 1, 1, 2), 0u);
-  EXPECT_EQ(forward_pool_bytes(kMaxForwardPoolBytes, 1, 1, 1, 1), 0u);
-  EXPECT_EQ(forward_pool_bytes(kMaxForwardPoolBytes / 2, 1, 1, 2, 1), 0u);
-  EXPECT_GT(forward_pool_bytes(kMaxForwardPoolBytes / 2 - kAlign, 1, 1, 2, 1), 0u);
+  EXPECT_EQ(forward_pool_bytes({0, 0}, 1, 1, 2), 0u);
+  EXPECT_EQ(forward_pool_bytes({kMaxForwardPoolBytes}, 1, 1, 1), 0u);
+  EXPECT_EQ(forward_pool_bytes({kMaxForwardPoolBytes / 2}, 1, 2, 1), 0u);
+  EXPECT_GT(forward_pool_bytes({kMaxForwardPoolBytes / 2 - kAlign}, 1, 2, 1), 0u);
 }
 
 }  // namespace
