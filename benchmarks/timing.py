@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 import torch
+from torch import Tensor
 
 
 @dataclass
@@ -92,26 +93,37 @@ def time_interleaved(
     return Timings(samples, calls)
 
 
-def matmul_peak_gflops(threads: int, size: int = 1024, repeats: int = 20) -> float:
-    """The machine's float32 matrix-multiply rate at ``threads`` threads: the best of ``repeats``
-    calls of torch.mm on size×size matrices (2·size³ FLOPs each), after warm-up."""
+def _square_product_gflops(threads: int, size: int, repeats: int,
+                           product: Callable[[Tensor, Tensor], Callable[[], object]]) -> float:
+    """The best of ``repeats`` calls (after 3 of warm-up) at ``threads`` threads of the call that
+    ``product`` makes of two seeded size×size float32 matrices, in GFLOP/s (2·size³ FLOPs)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         generator = torch.Generator().manual_seed(0)
-        a = torch.randn(size, size, generator=generator)
-        b = torch.randn(size, size, generator=generator)
-        out = torch.empty(size, size)
+        call = product(torch.randn(size, size, generator=generator),
+                       torch.randn(size, size, generator=generator))
         for _ in range(3):
-            torch.mm(a, b, out=out)
+            call()
         best = math.inf
         for _ in range(repeats):
             start = time.perf_counter()
-            torch.mm(a, b, out=out)
+            call()
             best = min(best, time.perf_counter() - start)
         return 2 * size**3 / best / 1e9
     finally:
         torch.set_num_threads(previous)
+
+
+def matmul_peak_gflops(threads: int, size: int = 1024, repeats: int = 20) -> float:
+    """The machine's float32 matrix-multiply rate at ``threads`` threads: the best of ``repeats``
+    calls of torch.mm on size×size matrices (2·size³ FLOPs each), after warm-up."""
+
+    def product(a: Tensor, b: Tensor) -> Callable[[], object]:
+        out = torch.empty(size, size)
+        return lambda: torch.mm(a, b, out=out)
+
+    return _square_product_gflops(threads, size, repeats, product)
 
 
 def onednn_matmul_gflops(threads: int, size: int = 1024, repeats: int = 20) -> Optional[float]:
@@ -121,24 +133,15 @@ def onednn_matmul_gflops(threads: int, size: int = 1024, repeats: int = 20) -> O
     has no oneDNN or its product fails."""
     if not (torch.backends.mkldnn.is_available() and hasattr(torch._C._nn, "mkldnn_linear")):
         return None
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+
+    def product(a: Tensor, b: Tensor) -> Callable[[], object]:
+        a, b = a.to_mkldnn(), b.to_mkldnn()
+        return lambda: torch._C._nn.mkldnn_linear(a, b)
+
     try:
-        generator = torch.Generator().manual_seed(0)
-        a = torch.randn(size, size, generator=generator).to_mkldnn()
-        b = torch.randn(size, size, generator=generator).to_mkldnn()
-        for _ in range(3):
-            torch._C._nn.mkldnn_linear(a, b)
-        best = math.inf
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch._C._nn.mkldnn_linear(a, b)
-            best = min(best, time.perf_counter() - start)
-        return 2 * size**3 / best / 1e9
+        return _square_product_gflops(threads, size, repeats, product)
     except RuntimeError:  # oneDNN built in, but unable to run this product here
         return None
-    finally:
-        torch.set_num_threads(previous)
 
 
 def summarise(timings: Timings, baseline: str) -> Dict[str, float]:
