@@ -23,10 +23,9 @@ constexpr int64_t kGates = 3;
 
 // The gates of the columns [j, j + c) of one row from ĝi and ĝh: gi = ĝi ⊙ w_ih_ln + (b_ih_ln +
 // b_ih), gh = ĝh ⊙ w_hh_ln + (b_hh_ln + b_hh), the constants summed once per call; r, z, n as in
-// layer_norm_gru.h; gh_n is kept for the
-// backward's dr. The forward forms them once; training saves ĝi and ĝh, not r, z, n, and the
-// backward forms them again (a few FMAs and three σ/tanh per unit cost less than writing, and
-// faulting in, a third [N, 3H] buffer at every call).
+// layer_norm_gru.h; gh_n is kept for the backward's dr. The forward forms them once; training
+// saves ĝi and ĝh, not r, z, n, and the backward forms them again (a few FMAs and three σ/tanh
+// per unit cost less than writing, and faulting in, a third [N, 3H] buffer at every call).
 template <typename scalar_t>
 struct GruGates {
   Vec<scalar_t> r, z, n, gh_n;
