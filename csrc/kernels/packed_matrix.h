@@ -178,6 +178,7 @@ class PackedMatrix {
   PackedMatrix& operator=(const PackedMatrix&) = delete;
 
   int64_t group_size() const { return group_size_; }
+  int64_t depth() const { return depth_; }
 
   // Lays out the panels holding columns [begin, end) of `group`; begin is a multiple of
   // kPanelWidth (end may be the group's end).

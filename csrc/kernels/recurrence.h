@@ -741,13 +741,27 @@ class InputProjection {
     }
   }
 
-  // Buffer rows of sequence rows [row, row + count).
+  // Buffer rows of sequence rows [row, row + count), a block of rows at a time: every gate's
+  // panels multiply a block while it stays in L2 (kRowBlockBytes of input rows). One product over
+  // a training call's whole sequence read all its rows again for each 32-column panel: at
+  // T=50,B=32,I=256,H=1024 (1600 rows, units split) 190 → 208 GFLOP/s at 2 threads, standalone.
   void multiply(int64_t row, int64_t count) {
+    constexpr int64_t kRowBlockBytes = int64_t(256) << 10;
+    constexpr int64_t kMinBlockRows = 64;
     const int64_t G = gates_ * hidden_size_;
-    scalar_t* out = buffer_ + (row - chunk_first_row_) * G + units_.begin;
-    for (int64_t gate = 0; gate < gates_; ++gate) {
-      weight_.multiply(count, input_ + row * input_stride_, input_stride_, gate, units_.begin,
-                       units_.end, out + gate * hidden_size_, G, /*accumulate=*/false);
+    const int64_t row_bytes =
+        std::max<int64_t>(1, weight_.depth() * static_cast<int64_t>(sizeof(scalar_t)));
+    // double multiplies through BLAS, which blocks its own.
+    const int64_t block = PackedMatrix<scalar_t>::kPacked
+                              ? std::max(kMinBlockRows, kRowBlockBytes / row_bytes)
+                              : std::max<int64_t>(1, count);
+    for (int64_t first = row; first < row + count; first += block) {
+      const int64_t rows = std::min(block, row + count - first);
+      scalar_t* out = buffer_ + (first - chunk_first_row_) * G + units_.begin;
+      for (int64_t gate = 0; gate < gates_; ++gate) {
+        weight_.multiply(rows, input_ + first * input_stride_, input_stride_, gate, units_.begin,
+                         units_.end, out + gate * hidden_size_, G, /*accumulate=*/false);
+      }
     }
   }
 
